@@ -1,0 +1,1 @@
+"""bloomz-sync: the admin CLI and the standard roster contract shared by the taps and the target."""

@@ -1,0 +1,1 @@
+"""Default mapping files per source and district examples (data files)."""

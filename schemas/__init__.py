@@ -1,0 +1,1 @@
+"""The standard roster stream schemas and the mapping-file schema (data files)."""

@@ -1,0 +1,1 @@
+"""target-bloomz: the standard roster streams into the Bloomz store."""
