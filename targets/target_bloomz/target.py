@@ -1,18 +1,220 @@
-"""target-bloomz: the standard roster streams into the Bloomz store."""
+"""target-bloomz: the standard roster streams into the Bloomz store.
+
+Records are spooled per stream while the tap runs (sinks.py). At the end of input the target stages them
+in DuckDB (stage.py), asks the mapping (map_step.py), plans against the store (plan.py), saves the plan
+with the run, and unless ``dry_run`` applies it in one transaction (apply.py). Singer STATE is held back
+until that transaction commits, so Meltano's bookmark never runs ahead of the store.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 from singer_sdk import Target
 from singer_sdk import typing as th
+
+from target_bloomz import apply, map_step, plan, runs, stage, store
+from target_bloomz.mapping import ImportOptions, Mapping, load_mapping
+from target_bloomz.sinks import RosterSink
+
+_OPTION_SETTINGS = th.PropertiesList(
+    th.Property(
+        "full_data", th.BooleanType, description="Full Data: remove class members missing from the source."
+    ),
+    th.Property(
+        "archive",
+        th.BooleanType,
+        description="Archive synced classes missing from the source (Full Data only).",
+    ),
+    th.Property(
+        "recreate_archived", th.BooleanType, description="Re-activate archived classes the source still has."
+    ),
+    th.Property(
+        "keep_manual_staff",
+        th.BooleanType,
+        description="Do not override staff assignments made by hand in Bloomz.",
+    ),
+    th.Property("scheduled", th.BooleanType, description="This is the nightly scheduled import (autosync)."),
+    th.Property("invite_teachers", th.BooleanType, description="Send invitations to all staff roles."),
+    th.Property("invite_parents", th.BooleanType, description="Send invitations to parents."),
+    th.Property(
+        "invite_students", th.BooleanType, description="Send invitations to students with an e-mail or phone."
+    ),
+    th.Property(
+        "invite_from", th.StringType, description="E-mail or source id of the admin invitations come from."
+    ),
+    th.Property(
+        "notify_to",
+        th.ArrayType(th.StringType),
+        description="Community roles that receive the Bulk Import Status e-mail.",
+    ),
+    th.Property(
+        "default_region", th.StringType, description="Country code for phone numbers without one (US)."
+    ),
+)
+OPTION_NAMES = tuple(f.name for f in ImportOptions.__dataclass_fields__.values())
+
+
+def default_database() -> Path:
+    """data/bloomz.duckdb under MELTANO_PROJECT_ROOT, else under the working directory."""
+    return Path(os.environ.get("MELTANO_PROJECT_ROOT") or Path.cwd()) / "data" / "bloomz.duckdb"
 
 
 class TargetBloomz(Target):
     """Stages, maps, plans and applies a roster to the Bloomz store."""
 
     name = "target-bloomz"
+    default_sink_class = RosterSink
     config_jsonschema = th.PropertiesList(
-        th.Property("database", th.StringType, description="Path of the Bloomz store (DuckDB file)."),
+        th.Property(
+            "database",
+            th.StringType,
+            description="The Bloomz store (DuckDB file); default data/bloomz.duckdb in the Meltano project.",
+        ),
+        th.Property(
+            "mapping",
+            th.StringType,
+            description="Mapping file of the district (YAML). Default: the packaged default of `source`.",
+        ),
+        th.Property(
+            "source",
+            th.StringType,
+            allowed_values=["clever", "oneroster"],
+            description="Where the roster comes from, when no mapping file names it (default clever).",
+        ),
+        th.Property(
+            "dry_run",
+            th.BooleanType,
+            default=False,
+            description="Compute, print and save the plan; change nothing else in the store.",
+        ),
+        th.Property(
+            "memory_limit",
+            th.StringType,
+            default="2GB",
+            description="DuckDB memory limit for an import; beyond it DuckDB spills to a temp folder.",
+        ),
+        *_OPTION_SETTINGS.wrapped.values(),
     ).to_dict()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The mapping is loaded before any input is read: a broken file fails before data moves.
+        self.mapping = self._load_mapping()
+        self.spool_dir = Path(tempfile.mkdtemp(prefix="target-bloomz-"))
+        self.complete_streams: set[str] = set()
+        self._held_state: dict | None = None
+
+    def _load_mapping(self) -> Mapping:
+        path = self.config.get("mapping")
+        source = self.config.get("source")
+        mapping = load_mapping(path, source=source if path or source else "clever")
+        return mapping.with_options(**{name: self.config.get(name) for name in OPTION_NAMES})
+
+    @property
+    def database(self) -> Path:
+        """The store this target writes to."""
+        return Path(self.config.get("database") or default_database())
+
+    def mark_complete(self, stream: str, version: int) -> None:
+        """ACTIVATE_VERSION: the tap sent the stream whole."""
+        self.logger.info("Stream %s pulled complete (version %s)", stream, version)
+        self.complete_streams.add(stream)
+
+    def _write_state_message(self, state: dict) -> None:
+        """Hold STATE back: it is emitted only once the run's apply has committed."""
+        self._held_state = state
+
+    def process_endofpipe(self) -> None:
+        """Drain the sinks, then stage, plan and apply; emit the held STATE only after the commit."""
+        super().process_endofpipe()
+        try:
+            applied = self._import()
+        finally:
+            shutil.rmtree(self.spool_dir, ignore_errors=True)
+        if applied and self._held_state is not None:
+            super()._write_state_message(self._held_state)
+
+    def _import(self) -> bool:
+        """Run the import; True when it was applied (a dry run is not)."""
+        dry_run = bool(self.config.get("dry_run"))
+        con = store.connect(self.database)
+        # Bounded memory at any district size: DuckDB spills staging and plan tables to disk.
+        limit = str(self.config.get("memory_limit") or "2GB").replace("'", "")
+        con.execute(f"SET memory_limit = '{limit}'")
+        con.execute(f"SET temp_directory = '{self.spool_dir / 'duckdb-tmp'}'")
+        try:
+            with self._phase("stage"):
+                received = stage.stage(con, self.spool_dir)
+                stage.check_references(con, self.mapping.source)
+            with self._phase("map"):
+                map_step.run(con, self.mapping)
+            run_id = runs.start(
+                con,
+                self.mapping,
+                dry_run=dry_run,
+                complete_streams=sorted(self.complete_streams),
+                record_counts=received,
+                singer_state=self._held_state,
+            )
+            for stream, n in stage.other_streams(self.spool_dir).items():
+                runs.add_issue(
+                    con,
+                    run_id,
+                    "warning",
+                    stream,
+                    None,
+                    f"not a standard roster stream: {n} records not imported",
+                )
+            try:
+                with self._phase("plan"):
+                    summary = plan.build(con, self.mapping, run_id)
+                runs.save_counts(con, run_id, summary.counts)
+                self._report(con, run_id, summary, dry_run=dry_run)
+                if dry_run:
+                    runs.finish(con, run_id, "dry_run")
+                    return False
+                with self._phase("apply"):
+                    apply.apply(con, run_id, self.mapping.source)
+            except Exception as err:
+                runs.finish(con, run_id, "failed", error=f"nothing was applied: {type(err).__name__}: {err}")
+                raise
+            self.logger.info("Run %s applied to %s", run_id, self.database)
+            return True
+        finally:
+            con.close()
+
+    @contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        """Log how long a phase took (bench/target_bloomz_bench.py reads these lines)."""
+        started = time.perf_counter()
+        yield
+        self.logger.info("phase %s: %.2f s", name, time.perf_counter() - started)
+
+    def _report(self, con: Any, run_id: int, summary: plan.PlanSummary, *, dry_run: bool) -> None:
+        errors, warnings = con.execute(
+            "SELECT count(*) FILTER (severity = 'error'), count(*) FILTER (severity = 'warning') "
+            "FROM run_issues WHERE run_id = ?",
+            [run_id],
+        ).fetchone()
+        lines = [
+            f"Run {run_id}{' (dry run: nothing applied)' if dry_run else ''}: plan for {self.database}",
+            runs.summary_table(summary.counts),
+            f"{errors} records set aside, {warnings} warnings (bloomz-sync plan {run_id} shows them).",
+        ]
+        if dry_run:
+            lines.append(
+                runs.contact_values_table(runs.contact_field_values(con, self.mapping), self.mapping)
+            )
+        print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,86 @@
+"""How fast tap-oneroster reads a district over REST and as a CSV bundle; prints figures.
+
+    .venv/bin/python bench/tap_oneroster_speed.py                  # small district (≈3,000 students)
+    .venv/bin/python bench/tap_oneroster_speed.py --size large     # ≈100,000 students
+    .venv/bin/python bench/tap_oneroster_speed.py --page-size 1000
+
+Each run is the real `tap-oneroster` executable writing Singer messages to a pipe that this script counts,
+so the figures include serialisation; the peak memory is the tap process's own max RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from roster_sandbox.testing import run_sandbox
+
+BIN = Path(sys.executable).parent
+
+
+def run_tap(config: dict[str, Any], work: Path, label: str) -> None:
+    config_file = work / f"{label}.json"
+    config_file.write_text(json.dumps(config))
+    started = time.perf_counter()
+    tap = subprocess.Popen(
+        [str(BIN / "tap-oneroster"), "--config", str(config_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert tap.stdout is not None
+    records = sum(1 for line in tap.stdout if line.startswith(b'{"type":"RECORD"'))
+    _, status, usage = os.wait4(tap.pid, 0)  # this child's own rusage
+    elapsed = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    outcome = "ok" if code == 0 else f"FAILED (exit {code})"
+    print(
+        f"{label}: {records} records in {elapsed:.1f} s ({records / elapsed:,.0f}/s), "
+        f"peak RSS {usage.ru_maxrss / 1024:.0f} MB, {outcome}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="small", choices=["tiny", "small", "large", "huge"])
+    parser.add_argument("--page-size", type=int, default=100)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        district = work / "district"
+        make = [str(BIN / "roster-sandbox"), "generate", args.size, "--seed", "1", "--out", str(district)]
+        subprocess.run(make, check=True, capture_output=True)
+        with run_sandbox(district, rate_limit=0) as sandbox:
+            for version in ("1.1", "1.2"):
+                config = {
+                    "base_url": sandbox.oneroster_base_url(version),
+                    "api_path": "",
+                    "version": version,
+                    "client_id": sandbox.client_id,
+                    "client_secret": sandbox.client_secret,
+                    "token_url": sandbox.oneroster_token_url,
+                    "page_size": args.page_size,
+                }
+                run_tap(config, work, f"REST {version} (page size {args.page_size})")
+        bundle = work / "bundle.zip"
+        export = [
+            str(BIN / "roster-sandbox"),
+            "export-csv",
+            str(district),
+            "--version",
+            "1.1",
+            "--out",
+            str(bundle),
+        ]
+        subprocess.run(export, check=True, capture_output=True)
+        run_tap({"csv_path": str(bundle)}, work, "CSV 1.1 zip")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Apply: execute a run's plan (the p_* temp tables of plan.py) against the store in ONE transaction.
+
+Either every change of the run lands, with its journal and the run marked applied, or nothing does.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+_STATEMENTS = [
+    # communities and the schools that feed them
+    """INSERT INTO communities (id, key, name, source, created_run, updated_run)
+       SELECT community_id, key, name, $source, $run, $run FROM p_communities WHERE action = 'create'""",
+    """UPDATE communities c SET name = p.name, updated_run = $run
+       FROM p_communities p
+       WHERE p.action = 'update' AND c.id = p.community_id AND c.name IS DISTINCT FROM p.name""",
+    """INSERT INTO community_sources (community_id, source, school_id)
+       SELECT pc.community_id, $source, ms.school_id
+       FROM map_schools ms JOIN p_communities pc ON pc.key = ms.community_key
+       WHERE NOT EXISTS (
+           SELECT 1 FROM community_sources cs WHERE cs.source = $source AND cs.school_id = ms.school_id)""",
+    # classes
+    """INSERT INTO classes
+           (id, community_id, source, section_id, name, section_name, created_run, updated_run)
+       SELECT class_id, community_id, $source, section_id, name, section_name, $run, $run
+       FROM p_classes WHERE action = 'create'""",
+    """UPDATE classes c
+       SET name = p.name, section_name = p.section_name, status = 'active', archived_at = NULL,
+           updated_run = $run
+       FROM p_classes p WHERE p.action IN ('update', 'reactivate') AND c.id = p.class_id""",
+    # people and their source links
+    """INSERT INTO people (id, kind, first_name, middle_name, last_name, preferred_first_name, grade,
+           title, email, phone, student_id, student_id_field, created_run, updated_run)
+       SELECT person_id, kind, first_name, middle_name, last_name, preferred_first_name, grade,
+           title, email, phone, student_id, student_id_field, $run, $run
+       FROM p_people WHERE action = 'create'""",
+    """UPDATE people p
+       SET first_name = w.first_name, middle_name = w.middle_name, last_name = w.last_name,
+           preferred_first_name = w.preferred_first_name, grade = w.grade, title = w.title,
+           email = w.email, phone = w.phone, student_id = w.student_id,
+           student_id_field = w.student_id_field, updated_run = $run
+       FROM p_people w WHERE w.action = 'update' AND p.id = w.person_id""",
+    """INSERT INTO person_sources (source, kind, source_id, person_id, sis_id, first_seen_run)
+       SELECT $source, kind, source_id, person_id, sis_id, $run FROM p_people WHERE action = 'create'""",
+    # memberships
+    """INSERT INTO community_members (community_id, person_id, role, created_run, updated_run)
+       SELECT community_id, person_id, role, $run, $run FROM p_community_members WHERE action = 'create'""",
+    """UPDATE community_members m SET role = p.role, updated_run = $run
+       FROM p_community_members p
+       WHERE p.action = 'update' AND m.community_id = p.community_id AND m.person_id = p.person_id""",
+    """INSERT INTO class_members (class_id, person_id, role, created_run, updated_run)
+       SELECT class_id, person_id, role, $run, $run FROM p_class_members WHERE action = 'create'""",
+    """UPDATE class_members m SET role = p.role, updated_run = $run
+       FROM p_class_members p
+       WHERE p.action = 'update' AND m.class_id = p.class_id AND m.person_id = p.person_id""",
+    """INSERT INTO student_contacts (student_id, contact_id, relationship, type, created_run, updated_run)
+       SELECT student_person_id, contact_person_id, relationship, type, $run, $run
+       FROM p_student_contacts WHERE action = 'create'""",
+    """UPDATE student_contacts s SET relationship = p.relationship, type = p.type, updated_run = $run
+       FROM p_student_contacts p
+       WHERE p.action = 'update' AND s.student_id = p.student_person_id
+         AND s.contact_id = p.contact_person_id""",
+    # the journal undo reads (issue 7): the applied plan rows, named by table
+    """INSERT INTO journal (run_id, seq, table_name, op, row_key, before, after)
+       SELECT run_id, seq,
+           CASE entity WHEN 'community' THEN 'communities' WHEN 'class' THEN 'classes'
+                WHEN 'person' THEN 'people' WHEN 'community_member' THEN 'community_members'
+                WHEN 'class_member' THEN 'class_members' ELSE 'student_contacts' END,
+           CASE action WHEN 'create' THEN 'insert' ELSE 'update' END,
+           json_object('target_id', target_id, 'target', target, 'source_id', source_id), before, after
+       FROM plan_rows WHERE run_id = $run AND action <> 'skip'""",
+    """UPDATE runs SET status = 'applied', finished_at = now() WHERE id = $run""",
+]
+
+
+def apply(con: duckdb.DuckDBPyConnection, run_id: int, source: str) -> None:
+    """Write the whole plan of ``run_id`` in one transaction; on any error nothing is written."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for sql in _STATEMENTS:
+            params = {"run": run_id, "source": source}
+            con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

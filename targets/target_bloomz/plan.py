@@ -1,0 +1,459 @@
+"""Plan: what the run would change in the store, per entity and why, computed in SQL and saved with the run.
+
+Input: the staged streams (stage.py) and the mapping's answers (map_step.py) as temp tables, plus the
+store. Output: ``p_<entity>`` temp tables (one row per wanted entity, with ``action`` NULL when nothing
+changes) that apply.py executes, and the run's ``plan_rows`` (every row with an action: create, update,
+reactivate or skip, the source record and the rule). Ids of new rows are assigned here, after the
+store's highest id, so the plan names exactly what apply will write (one import runs at a time).
+
+Rules (DESIGN.md 1 to 3): one class per selected section; a taken class name goes to the first claim
+(existing classes keep theirs, then renames, then new sections by section id) and the others are skipped
+and reported; students carry the chosen id field; contacts become parents only when their contact field
+value is included; parents join their students' classes and communities; staff get the mapping's role;
+a role set by hand is never changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from target_bloomz.mapping import Mapping
+
+# Staff first, then students, then parents: a class member appearing in several roles keeps the first.
+_CLASS_ROLE_ORDER = "CASE w.role WHEN 'teacher' THEN 1 WHEN 'aide' THEN 2 WHEN 'student' THEN 3 ELSE 4 END"
+
+_PEOPLE_FIELDS = (
+    "first_name",
+    "middle_name",
+    "last_name",
+    "preferred_first_name",
+    "grade",
+    "title",
+    "email",
+    "phone",
+    "student_id",
+    "student_id_field",
+)
+
+
+def _new_id(table: str, is_new: str, order: str) -> str:
+    """Ids for new rows: after the store's highest id, in a deterministic order."""
+    return (
+        f"(SELECT coalesce(max(id), 0) FROM {table}) + "
+        f"sum(CASE WHEN {is_new} THEN 1 ELSE 0 END) OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING)"
+    )
+
+
+_COMMUNITIES = f"""
+CREATE OR REPLACE TEMP TABLE p_communities AS
+WITH wanted AS (
+    SELECT community_key AS key, min(community_name) AS name, list(school_id ORDER BY school_id) AS school_ids
+    FROM map_schools GROUP BY community_key
+), joined AS (
+    SELECT w.*, c.id AS existing_id, c.name AS old_name,
+        EXISTS (SELECT 1 FROM unnest(w.school_ids) u(s) WHERE NOT EXISTS (
+            SELECT 1 FROM community_sources cs WHERE cs.source = $source AND cs.school_id = u.s)) AS
+                new_school
+    FROM wanted w LEFT JOIN communities c ON c.key = w.key
+)
+SELECT *,
+    CASE WHEN existing_id IS NULL THEN {_new_id("communities", "existing_id IS NULL", "key")}
+         ELSE existing_id END AS community_id,
+    CASE WHEN existing_id IS NULL THEN 'create'
+         WHEN old_name IS DISTINCT FROM name OR new_school THEN 'update' END AS action
+FROM joined
+"""
+
+_SECTIONS = """
+CREATE OR REPLACE TEMP TABLE p_sections AS
+SELECT s.id AS section_id, s.name AS section_name, s.primary_teacher_id, ms.selected, ms.rule, ms.class_name,
+    pc.community_id, pc.key AS community_key
+FROM stg_sections s
+JOIN map_sections ms ON ms.section_id = s.id
+JOIN map_schools sch ON sch.school_id = s.school_id
+JOIN p_communities pc ON pc.key = sch.community_key
+"""
+
+# Who holds each class name in a community: existing classes keep theirs (0), then renames of synced
+# classes whose template name changed (1), then new sections (2), each by section id.
+_CLASS_NAME_CLAIMS = """
+CREATE OR REPLACE TEMP TABLE p_class_names AS
+WITH existing AS (
+    SELECT cl.id, cl.community_id, cl.section_id, cl.name, cl.name_edited, cl.status, ps.class_name,
+        ps.selected
+    FROM classes cl
+    LEFT JOIN p_sections ps ON cl.source = $source AND cl.section_id = ps.section_id
+    WHERE cl.community_id IN (SELECT community_id FROM p_communities)
+), claims AS (
+    SELECT community_id, name, 0 AS priority, section_id, id AS class_id FROM existing
+    UNION ALL
+    SELECT community_id, class_name, 1, section_id, id FROM existing
+    WHERE selected AND status = 'active' AND NOT name_edited AND class_name <> '' AND class_name <> name
+    UNION ALL
+    SELECT ps.community_id, ps.class_name, 2, ps.section_id, NULL FROM p_sections ps
+    WHERE ps.selected AND ps.class_name <> '' AND NOT EXISTS (
+        SELECT 1 FROM classes cl WHERE cl.source = $source AND cl.section_id = ps.section_id)
+)
+SELECT *,
+    row_number() OVER w = 1 AS wins,
+    first_value(section_id) OVER w AS holder_section,
+    first_value(class_id) OVER w AS holder_class
+FROM claims
+WINDOW w AS (PARTITION BY community_id, lower(trim(name)) ORDER BY priority, section_id NULLS FIRST, class_id)
+"""
+
+_CLASSES = f"""
+CREATE OR REPLACE TEMP TABLE p_classes AS
+WITH joined AS (
+    SELECT ps.*, cl.id AS existing_id, cl.name AS old_name, cl.status AS old_status, cl.name_edited,
+        cl.section_name AS old_section_name, nc.wins AS new_wins, rn.wins AS rename_wins,
+        coalesce(nc.holder_section, rn.holder_section) AS holder_section,
+        coalesce(nc.holder_class, rn.holder_class) AS holder_class
+    FROM p_sections ps
+    LEFT JOIN classes cl ON cl.source = $source AND cl.section_id = ps.section_id
+    LEFT JOIN p_class_names nc ON nc.priority = 2 AND nc.section_id = ps.section_id
+    LEFT JOIN p_class_names rn ON rn.priority = 1 AND rn.class_id = cl.id
+), decided AS (
+    SELECT *,
+        CASE
+            WHEN NOT selected THEN 'skip'
+            WHEN existing_id IS NULL AND class_name = '' THEN 'skip'
+            WHEN existing_id IS NULL AND NOT new_wins THEN 'skip'
+            WHEN existing_id IS NULL THEN 'create'
+            WHEN old_status = 'archived' AND NOT $recreate_archived THEN 'skip'
+            WHEN old_status = 'archived' THEN 'reactivate'
+            WHEN rename_wins OR old_section_name IS DISTINCT FROM section_name THEN 'update'
+        END AS action,
+        CASE
+            WHEN NOT selected THEN 'not selected by the mapping rule ' || rule
+            WHEN existing_id IS NULL AND class_name = '' THEN 'the class name template gave an empty name'
+            WHEN existing_id IS NULL AND NOT new_wins THEN
+                'class name "' || class_name || '" is taken by ' ||
+                coalesce('section ' || holder_section, 'class #' || holder_class)
+            WHEN existing_id IS NULL THEN 'selected section'
+            WHEN old_status = 'archived' AND NOT $recreate_archived THEN
+                'the class is archived in Bloomz (recreate archived classes is off)'
+            WHEN old_status = 'archived' THEN 'recreate archived classes is on'
+            WHEN rename_wins THEN 'the class name template gives a new name'
+            WHEN rename_wins = false THEN
+                'kept the name "' || old_name || '": "' || class_name || '" is taken by ' ||
+                coalesce('section ' || holder_section, 'class #' || holder_class)
+            WHEN old_section_name IS DISTINCT FROM section_name THEN 'the section name changed in the source'
+        END AS reason
+    FROM joined
+)
+SELECT *,
+    CASE WHEN existing_id IS NULL AND action = 'create' THEN
+            {_new_id("classes", "existing_id IS NULL AND action = 'create'", "section_id")}
+         ELSE existing_id END AS class_id,
+    CASE WHEN existing_id IS NULL THEN class_name WHEN rename_wins THEN class_name ELSE old_name END AS name,
+    action IN ('create', 'update', 'reactivate') OR (action IS NULL AND old_status = 'active') AS live
+FROM decided
+"""
+
+_STUDENT_SCHOOLS = """
+CREATE OR REPLACE TEMP TABLE w_student_schools AS
+SELECT DISTINCT u.id AS source_id, ms.community_key
+FROM (SELECT id, unnest(list_append(school_ids, primary_school_id)) AS school_id
+      FROM stg_students WHERE _deleted_at IS NULL) u
+JOIN map_schools ms USING (school_id)
+"""
+
+_STAFF_SCHOOLS = """
+CREATE OR REPLACE TEMP TABLE w_staff_schools AS
+SELECT DISTINCT u.id AS source_id, ms.community_key
+FROM (SELECT id, unnest(school_ids) AS school_id FROM stg_staff WHERE _deleted_at IS NULL) u
+JOIN map_schools ms USING (school_id)
+"""
+
+# An incremental pull sends only what changed: students, people and classes the store already has count
+# as known, so a new enrollment or contact link of an existing student still lands.
+_KNOWN_STUDENTS = """
+CREATE OR REPLACE TEMP TABLE k_student_schools AS
+SELECT source_id, community_key FROM w_student_schools
+UNION
+SELECT ps.source_id, c.key
+FROM person_sources ps
+JOIN community_members m ON m.person_id = ps.person_id
+JOIN communities c ON c.id = m.community_id
+WHERE ps.source = $source AND ps.kind = 'student'
+  AND ps.source_id NOT IN (SELECT source_id FROM w_student_schools)
+  AND c.key IN (SELECT key FROM p_communities)
+"""
+
+_KNOWN_PEOPLE = """
+CREATE OR REPLACE TEMP TABLE k_people AS
+SELECT kind, source_id, person_id FROM p_people
+UNION ALL
+SELECT ps.kind, ps.source_id, ps.person_id FROM person_sources ps
+WHERE ps.source = $source
+  AND NOT EXISTS (SELECT 1 FROM p_people p WHERE p.kind = ps.kind AND p.source_id = ps.source_id)
+"""
+
+# Student-contact links whose contact field value the mapping includes: these contacts become parents.
+_LINKS = """
+CREATE OR REPLACE TEMP TABLE w_links AS
+SELECT sc.student_id, sc.contact_id, sc.relationship, sc.type
+FROM stg_student_contacts sc
+WHERE sc._deleted_at IS NULL
+  AND (CASE WHEN $contact_field = 'relationship' THEN sc.relationship ELSE sc.type END) IN (SELECT
+      unnest($include))
+  AND sc.student_id IN (SELECT source_id FROM k_student_schools)
+  AND (sc.contact_id IN (SELECT id FROM stg_contacts WHERE _deleted_at IS NULL)
+       OR sc.contact_id IN (SELECT source_id FROM person_sources WHERE source = $source AND kind = 'parent'))
+"""
+
+_WANTED_PEOPLE = """
+CREATE OR REPLACE TEMP TABLE w_people AS
+WITH raw AS (
+    SELECT 'student' AS kind, id AS source_id, sis_id, first_name, middle_name, last_name,
+        preferred_first_name,
+        grade, NULL AS title, email, phone,
+        CASE $id_field WHEN 'sis_id' THEN sis_id WHEN 'student_number' THEN student_number ELSE state_id END
+            AS student_id,
+        $id_field AS student_id_field
+    FROM stg_students WHERE id IN (SELECT source_id FROM w_student_schools)
+    UNION ALL
+    SELECT 'staff', id, sis_id, first_name, NULL, last_name, NULL, NULL, title, email, phone, NULL, NULL
+    FROM stg_staff WHERE id IN (SELECT source_id FROM w_staff_schools)
+    UNION ALL
+    SELECT 'parent', id, sis_id, first_name, NULL, last_name, NULL, NULL, NULL, email, phone, NULL, NULL
+    FROM stg_contacts WHERE id IN (SELECT contact_id FROM w_links)
+)
+SELECT raw.* REPLACE (ne.value AS email, np.value AS phone),
+    ne.warning AS email_warning, np.warning AS phone_warning
+FROM raw
+LEFT JOIN norm_email ne ON ne.raw = raw.email
+LEFT JOIN norm_phone np ON np.raw = raw.phone
+"""
+
+
+def _people_sql() -> str:
+    changed = " OR ".join(f"w.{f} IS DISTINCT FROM p.{f}" for f in _PEOPLE_FIELDS)
+    return f"""
+CREATE OR REPLACE TEMP TABLE p_people AS
+WITH joined AS (
+    SELECT w.*, ps.person_id AS existing_id,
+        CASE WHEN p.id IS NOT NULL THEN struct_pack({", ".join(f"{f} := p.{f}" for f in _PEOPLE_FIELDS)}) END
+            AS old,
+        CASE WHEN ps.person_id IS NULL THEN 'create' WHEN {changed} THEN 'update' END AS action
+    FROM w_people w
+    LEFT JOIN person_sources ps ON ps.source = $source AND ps.kind = w.kind AND ps.source_id = w.source_id
+    LEFT JOIN people p ON p.id = ps.person_id
+)
+SELECT *,
+    CASE WHEN existing_id IS NULL THEN {_new_id("people", "existing_id IS NULL", "kind, source_id")}
+         ELSE existing_id END AS person_id
+FROM joined
+"""
+
+
+_COMMUNITY_MEMBERS = """
+CREATE OR REPLACE TEMP TABLE p_community_members AS
+WITH wanted AS (
+    SELECT community_key, 'student' AS kind, source_id, 'Student' AS role, 'students' AS rule
+    FROM w_student_schools
+    UNION ALL
+    SELECT ss.community_key, 'staff', ss.source_id, m.role, m.rule
+    FROM w_staff_schools ss JOIN map_staff m ON m.staff_id = ss.source_id
+    UNION ALL
+    SELECT DISTINCT ss.community_key, 'parent', l.contact_id, 'Parent', 'contacts.include'
+    FROM w_links l JOIN k_student_schools ss ON ss.source_id = l.student_id
+), joined AS (
+    SELECT w.*, pc.community_id, pp.person_id, cm.role AS old_role, cm.role_set_by_hand
+    FROM wanted w
+    JOIN p_communities pc ON pc.key = w.community_key
+    JOIN k_people pp ON pp.kind = w.kind AND pp.source_id = w.source_id
+    LEFT JOIN community_members cm ON cm.community_id = pc.community_id AND cm.person_id = pp.person_id
+)
+SELECT *,
+    CASE WHEN old_role IS NULL THEN 'create'
+         WHEN old_role <> role AND role_set_by_hand THEN 'skip'
+         WHEN old_role <> role THEN 'update' END AS action,
+    CASE WHEN old_role <> role AND role_set_by_hand THEN 'the role ' || old_role ||
+        ' was set by hand in Bloomz'
+    END AS reason
+FROM joined
+"""
+
+_CLASS_MEMBERS = f"""
+CREATE OR REPLACE TEMP TABLE p_class_members AS
+WITH classes_now AS (
+    SELECT section_id, class_id FROM p_classes WHERE live
+    UNION ALL
+    SELECT section_id, id FROM classes
+    WHERE source = $source AND status = 'active' AND section_id NOT IN (SELECT section_id FROM p_sections)
+), from_enrollments AS (
+    SELECT e.section_id, pp.kind, e.user_id AS source_id,
+        CASE WHEN pp.kind = 'student' THEN 'student' WHEN e.role = 'student' THEN 'teacher' ELSE e.role END
+            AS role,
+        'enrollments' AS rule
+    FROM stg_enrollments e
+    JOIN k_people pp ON pp.source_id = e.user_id AND pp.kind IN ('student', 'staff')
+    WHERE e._deleted_at IS NULL
+), wanted AS (
+    SELECT * FROM from_enrollments
+    UNION ALL
+    SELECT ps.section_id, 'staff', ps.primary_teacher_id, 'teacher', 'sections.primary_teacher_id'
+    FROM p_sections ps JOIN k_people pp ON pp.kind = 'staff' AND pp.source_id = ps.primary_teacher_id
+    UNION ALL
+    SELECT fe.section_id, 'parent', l.contact_id, 'parent', 'contacts.include'
+    FROM from_enrollments fe JOIN w_links l ON l.student_id = fe.source_id
+    WHERE fe.kind = 'student'
+), joined AS (
+    SELECT w.*, cn.class_id, pp.person_id, m.role AS old_role, m.origin
+    FROM wanted w
+    JOIN classes_now cn ON cn.section_id = w.section_id
+    JOIN k_people pp ON pp.kind = w.kind AND pp.source_id = w.source_id
+    LEFT JOIN class_members m ON m.class_id = cn.class_id AND m.person_id = pp.person_id
+    QUALIFY row_number() OVER (PARTITION BY cn.class_id, pp.person_id ORDER BY {_CLASS_ROLE_ORDER}) = 1
+)
+SELECT *,
+    CASE WHEN old_role IS NULL THEN 'create'
+         WHEN old_role <> role AND origin = 'manual' THEN 'skip'
+         WHEN old_role <> role THEN 'update' END AS action,
+    CASE WHEN old_role <> role AND origin = 'manual' THEN 'added by hand in Bloomz as ' || old_role END AS
+        reason
+FROM joined
+"""
+
+_STUDENT_CONTACTS = """
+CREATE OR REPLACE TEMP TABLE p_student_contacts AS
+SELECT l.*, s.person_id AS student_person_id, c.person_id AS contact_person_id,
+    sc.relationship AS old_relationship, sc.type AS old_type,
+    CASE WHEN sc.student_id IS NULL THEN 'create'
+         WHEN sc.relationship IS DISTINCT FROM l.relationship OR sc.type IS DISTINCT FROM l.type THEN 'update'
+    END AS action
+FROM w_links l
+JOIN k_people s ON s.kind = 'student' AND s.source_id = l.student_id
+JOIN k_people c ON c.kind = 'parent' AND c.source_id = l.contact_id
+LEFT JOIN student_contacts sc ON sc.student_id = s.person_id AND sc.contact_id = c.person_id
+"""
+
+# One SELECT per entity, all with the plan_rows columns after (run_id, seq).
+_PLAN_ROWS = """
+INSERT INTO plan_rows
+SELECT $run, row_number() OVER (ORDER BY ord, target, source_id), entity, action, target_id, target,
+    source_stream, source_id, rule, reason, before, after
+FROM (
+    SELECT 1 AS ord, 'community' AS entity, action, community_id AS target_id, key AS target,
+        'schools' AS source_stream, array_to_string(school_ids, ',') AS source_id, 'communities' AS rule,
+        CASE WHEN action = 'create' THEN 'selected school' WHEN new_school THEN 'adds a school'
+             ELSE 'the school name changed' END AS reason,
+        CASE WHEN existing_id IS NOT NULL THEN json_object('name', old_name) END AS before,
+        json_object('name', name, 'school_ids', school_ids) AS after
+    FROM p_communities WHERE action IS NOT NULL
+    UNION ALL
+    SELECT 2, 'class', action, class_id, community_key || ' / ' || coalesce(name, class_name, section_name),
+        'sections', section_id, rule, reason,
+        CASE WHEN existing_id IS NOT NULL THEN json_object('name', old_name, 'status', old_status) END,
+        CASE WHEN action <> 'skip' THEN json_object('name', name, 'status', 'active') END
+    FROM p_classes WHERE action IS NOT NULL
+    UNION ALL
+    SELECT 3, 'person', action, person_id, kind || ' ' || source_id,
+        CASE kind WHEN 'student' THEN 'students' WHEN 'staff' THEN 'staff' ELSE 'contacts' END, source_id,
+        CASE kind WHEN 'parent' THEN 'contacts.include' WHEN 'student' THEN 'students.id_field' ELSE
+            'staff' END,
+        CASE WHEN action = 'create' THEN 'new in the source' ELSE 'changed in the source' END,
+        to_json(old), to_json(struct_pack(first_name, middle_name, last_name, preferred_first_name, grade,
+            title,
+            email, phone, student_id, student_id_field))
+    FROM p_people WHERE action IS NOT NULL
+    UNION ALL
+    SELECT 4, 'community_member', action, person_id, community_key || ' / ' || kind || ' ' || source_id,
+        CASE kind WHEN 'parent' THEN 'student_contacts' WHEN 'student' THEN 'students' ELSE 'staff' END,
+        source_id, rule, reason,
+        CASE WHEN old_role IS NOT NULL THEN json_object('role', old_role) END,
+        json_object('role', role)
+    FROM p_community_members WHERE action IS NOT NULL
+    UNION ALL
+    SELECT 5, 'class_member', action, person_id, 'class #' || class_id || ' / ' || kind || ' ' || source_id,
+        CASE rule WHEN 'enrollments' THEN 'enrollments' WHEN 'contacts.include' THEN 'student_contacts'
+             ELSE 'sections' END,
+        section_id || '/' || source_id, rule, reason,
+        CASE WHEN old_role IS NOT NULL THEN json_object('role', old_role) END,
+        json_object('role', role, 'origin', 'sync')
+    FROM p_class_members WHERE action IS NOT NULL
+    UNION ALL
+    SELECT 6, 'student_contact', action, student_person_id, 'student ' || student_id || ' / parent ' ||
+        contact_id,
+        'student_contacts', student_id || '/' || contact_id, 'contacts.include', NULL,
+        CASE WHEN action = 'update' THEN json_object('relationship', old_relationship, 'type', old_type) END,
+        json_object('relationship', relationship, 'type', type)
+    FROM p_student_contacts WHERE action IS NOT NULL
+)
+"""
+
+# Warnings the admin must see: every set-aside record, every section left out for its name, contact details
+# that could not be used (by id only: never the value).
+_ISSUES = """
+INSERT INTO run_issues
+SELECT $run, 'error', stream, record_key, problem FROM stg_rejects
+UNION ALL
+SELECT $run, 'warning', 'sections', section_id, 'section not imported: ' || reason
+FROM p_classes WHERE action = 'skip' AND selected AND reason NOT LIKE 'the class is archived%'
+UNION ALL
+SELECT $run, 'warning', 'sections', section_id, reason FROM p_classes WHERE rename_wins = false
+UNION ALL
+SELECT $run, 'warning', CASE kind WHEN 'student' THEN 'students' WHEN 'staff' THEN 'staff' ELSE 'contacts'
+    END,
+    source_id, w
+FROM p_people, unnest([email_warning, phone_warning]) AS u(w) WHERE w IS NOT NULL
+UNION ALL
+SELECT $run, 'warning', 'enrollments', e.section_id || '/' || e.user_id,
+    'enrollment not imported: the user is not in a selected school'
+FROM stg_enrollments e
+WHERE e._deleted_at IS NULL AND e.section_id IN (SELECT section_id FROM p_classes WHERE live)
+  AND e.user_id NOT IN (SELECT source_id FROM k_people WHERE kind IN ('student', 'staff'))
+"""
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """Plan rows per entity and action, e.g. {"class": {"create": 12, "skip": 3}}."""
+
+    counts: dict[str, dict[str, int]]
+
+    def changes(self) -> int:
+        """How many rows would change the store."""
+        return sum(n for actions in self.counts.values() for a, n in actions.items() if a != "skip")
+
+
+def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> PlanSummary:
+    """Compute the plan into the p_* temp tables and save its rows and issues under ``run_id``."""
+    params: dict[str, Any] = {
+        "source": mapping.source,
+        "recreate_archived": mapping.options.recreate_archived,
+        "contact_field": mapping.contact_field,
+        "include": list(mapping.contact_include),
+        "id_field": mapping.student_id_field,
+    }
+
+    def run(sql: str, *names: str) -> None:
+        con.execute(sql, {n: params[n] for n in names})
+
+    run(_COMMUNITIES, "source")
+    run(_SECTIONS)
+    run(_CLASS_NAME_CLAIMS, "source")
+    run(_CLASSES, "source", "recreate_archived")
+    run(_STUDENT_SCHOOLS)
+    run(_STAFF_SCHOOLS)
+    run(_KNOWN_STUDENTS, "source")
+    run(_LINKS, "contact_field", "include", "source")
+    run(_WANTED_PEOPLE, "id_field")
+    run(_people_sql(), "source")
+    run(_KNOWN_PEOPLE, "source")
+    run(_COMMUNITY_MEMBERS)
+    run(_CLASS_MEMBERS, "source")
+    run(_STUDENT_CONTACTS)
+    con.execute(_PLAN_ROWS, {"run": run_id})
+    con.execute(_ISSUES, {"run": run_id})
+    counts: dict[str, dict[str, int]] = {}
+    for entity, action, n in con.execute(
+        "SELECT entity, action, count(*) FROM plan_rows WHERE run_id = ? GROUP BY ALL ORDER BY ALL", [run_id]
+    ).fetchall():
+        counts.setdefault(entity, {})[action] = n
+    return PlanSummary(counts)

@@ -1,0 +1,108 @@
+"""Import runs: the record of each run (options, counts, status) and the readable summaries of it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import duckdb
+
+from target_bloomz.mapping import Mapping
+
+
+def start(
+    con: duckdb.DuckDBPyConnection,
+    mapping: Mapping,
+    *,
+    dry_run: bool,
+    complete_streams: list[str],
+    record_counts: dict[str, int],
+    singer_state: dict[str, Any] | None,
+) -> int:
+    """Record a new run (status planned) with what it received; return its id."""
+    row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM runs").fetchone()
+    run_id = int(row[0]) if row else 1
+    scope = con.execute(
+        "SELECT coalesce(list(DISTINCT community_key ORDER BY community_key), []), "
+        "coalesce(list(school_id ORDER BY school_id), []) FROM map_schools"
+    ).fetchone()
+    options = {
+        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(mapping.options).items()
+    }
+    con.execute(
+        """INSERT INTO runs (id, source, scope, school_ids, mapping_file, options, dry_run, status,
+               complete_streams, record_counts, singer_state, started_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?, ?, now())""",
+        [
+            run_id,
+            mapping.source,
+            scope[0] if scope else [],
+            scope[1] if scope else [],
+            str(mapping.path),
+            json.dumps(options),
+            dry_run,
+            sorted(complete_streams),
+            json.dumps(record_counts),
+            json.dumps(singer_state) if singer_state is not None else None,
+        ],
+    )
+    return run_id
+
+
+def add_issue(
+    con: duckdb.DuckDBPyConnection, run_id: int, severity: str, stream: str, key: str | None, message: str
+) -> None:
+    """Record one error or warning of a run."""
+    con.execute("INSERT INTO run_issues VALUES (?, ?, ?, ?, ?)", [run_id, severity, stream, key, message])
+
+
+def save_counts(con: duckdb.DuckDBPyConnection, run_id: int, counts: dict[str, dict[str, int]]) -> None:
+    """Store the plan's counts per entity and action with the run."""
+    con.execute("UPDATE runs SET counts = ? WHERE id = ?", [json.dumps(counts), run_id])
+
+
+def finish(con: duckdb.DuckDBPyConnection, run_id: int, status: str, *, error: str | None = None) -> None:
+    """Set the final status of a run that is not applied (dry_run, failed); apply marks applied runs."""
+    con.execute(
+        "UPDATE runs SET status = ?, error = ?, finished_at = now() WHERE id = ?", [status, error, run_id]
+    )
+
+
+def contact_field_values(
+    con: duckdb.DuckDBPyConnection, mapping: Mapping
+) -> list[tuple[str, str | None, int, bool]]:
+    """(field, value, links, imported?) for both contact fields, from the staged student_contacts."""
+    rows = con.execute(
+        """SELECT 'relationship' AS field, relationship AS value, count(*) FROM stg_student_contacts GROUP
+               BY ALL
+           UNION ALL
+           SELECT 'type', type, count(*) FROM stg_student_contacts GROUP BY ALL
+           ORDER BY field, 3 DESC, value"""
+    ).fetchall()
+    return [
+        (field, value, n, field == mapping.contact_field and value in mapping.contact_include)
+        for field, value, n in rows
+    ]
+
+
+def summary_table(counts: dict[str, dict[str, int]]) -> str:
+    """The plan's counts as a small text table: one line per entity, one column per action."""
+    actions = ["create", "update", "reactivate", "archive", "remove", "skip"]
+    lines = [f"{'entity':<18}" + "".join(f"{a:>11}" for a in actions)]
+    for entity in ("community", "class", "person", "community_member", "class_member", "student_contact"):
+        per = counts.get(entity, {})
+        lines.append(f"{entity:<18}" + "".join(f"{per.get(a, 0):>11}" for a in actions))
+    return "\n".join(lines)
+
+
+def contact_values_table(values: list[tuple[str, str | None, int, bool]], mapping: Mapping) -> str:
+    """The values of both contact fields with counts, marking those the mapping imports."""
+    lines = [
+        f"Contact field values (the mapping imports {mapping.contact_field} in "
+        f"{', '.join(mapping.contact_include) or 'nothing'}):"
+    ]
+    for field, value, n, imported in values:
+        mark = "imported" if imported else ""
+        lines.append(f"  {field:<13} {value if value is not None else '(empty)':<24} {n:>8}  {mark}")
+    return "\n".join(lines)

@@ -1,0 +1,187 @@
+"""A small hand-made district as standard roster records, and helpers to run target-bloomz on it.
+
+The records follow the contract (schemas/roster/); every test builds its own variant of ``district()``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from bloomz_sync import contract
+
+TARGET = str(Path(sys.executable).with_name("target-bloomz"))
+
+
+def district() -> dict[str, list[dict[str, Any]]]:
+    """Lincoln Elementary (sch1) and Jefferson Middle (sch2); sections 'Homeroom - Smith' twice in sch1."""
+    return {
+        "schools": [
+            {"id": "sch1", "name": "Lincoln Elementary", "high_grade": "5"},
+            {"id": "sch2", "name": "Jefferson Middle", "high_grade": "8"},
+        ],
+        "terms": [{"id": "t1", "name": "Fall", "start_date": "2026-08-20", "end_date": "2026-12-20"}],
+        "staff": [
+            {
+                "id": "tea1",
+                "school_ids": ["sch1"],
+                "roles": ["teacher"],
+                "first_name": "Ann",
+                "last_name": "Smith",
+                "email": "Ann.Smith@Example.org",
+            },
+            {
+                "id": "tea2",
+                "school_ids": ["sch2"],
+                "roles": ["teacher"],
+                "first_name": "Bob",
+                "last_name": "Jones",
+            },
+            {
+                "id": "adm1",
+                "school_ids": ["sch1", "sch2"],
+                "roles": ["school_admin"],
+                "first_name": "Cy",
+                "last_name": "Boss",
+                "title": "Principal",
+            },
+        ],
+        "sections": [
+            {
+                "id": "sec1",
+                "school_id": "sch1",
+                "name": "Homeroom - Smith",
+                "primary_teacher_id": "tea1",
+                "term_ids": ["t1"],
+                "grades": ["1"],
+            },
+            {
+                "id": "sec2",
+                "school_id": "sch1",
+                "name": "Homeroom - Smith",
+                "primary_teacher_id": "tea1",
+                "term_ids": ["t1"],
+                "grades": ["1"],
+            },
+            {
+                "id": "sec3",
+                "school_id": "sch2",
+                "name": "Math 7",
+                "primary_teacher_id": "tea2",
+                "term_ids": ["t1"],
+            },
+        ],
+        "students": [
+            {
+                "id": "stu1",
+                "school_ids": ["sch1"],
+                "sis_id": "S-1",
+                "student_number": "N-1",
+                "first_name": "Dee",
+                "last_name": "Lee",
+                "grade": "1",
+            },
+            {
+                "id": "stu2",
+                "school_ids": ["sch1"],
+                "sis_id": "S-2",
+                "student_number": "N-2",
+                "first_name": "Eve",
+                "last_name": "Lee",
+                "grade": "1",
+            },
+            {
+                "id": "stu3",
+                "school_ids": ["sch2"],
+                "sis_id": "S-3",
+                "student_number": "N-3",
+                "first_name": "Fay",
+                "last_name": "Lee",
+                "grade": "7",
+                "phone": "(312) 555-0142",
+            },
+        ],
+        "contacts": [
+            {
+                "id": "con1",
+                "first_name": "Gus",
+                "last_name": "Lee",
+                "email": "gus@example.org",
+                "phone": "312-555-0199",
+            },
+            {"id": "con2", "last_name": "Hal Lee"},
+            {"id": "con3", "last_name": "Ida Emergency"},
+        ],
+        "student_contacts": [
+            # Gus is the parent of students in both schools: one person, in two communities.
+            {"student_id": "stu1", "contact_id": "con1", "relationship": "Parent", "type": "Parent/Guardian"},
+            {"student_id": "stu3", "contact_id": "con1", "relationship": "Parent", "type": "Parent/Guardian"},
+            {"student_id": "stu2", "contact_id": "con2", "relationship": "Grandparent", "type": "Family"},
+            {"student_id": "stu2", "contact_id": "con3", "relationship": "Other", "type": "Emergency"},
+        ],
+        "enrollments": [
+            {"section_id": "sec1", "user_id": "stu1", "role": "student"},
+            {"section_id": "sec1", "user_id": "tea1", "role": "teacher", "primary": True},
+            {"section_id": "sec2", "user_id": "stu2", "role": "student"},
+            {"section_id": "sec3", "user_id": "stu3", "role": "student"},
+            {"section_id": "sec3", "user_id": "tea2", "role": "teacher", "primary": True},
+        ],
+    }
+
+
+def singer_lines(
+    records: dict[str, list[dict[str, Any]]], *, state: dict | None = None, activate: bool = True
+) -> str:
+    """Singer messages for the records: SCHEMA, RECORDs, ACTIVATE_VERSION per stream, then STATE."""
+    lines = []
+    for stream, rows in records.items():
+        lines.append(
+            {
+                "type": "SCHEMA",
+                "stream": stream,
+                "schema": contract.load_schema(stream),
+                "key_properties": contract.key_properties(stream),
+            }
+        )
+        lines += [{"type": "RECORD", "stream": stream, "record": row, "version": 1} for row in rows]
+        if activate:
+            lines.append({"type": "ACTIVATE_VERSION", "stream": stream, "version": 1})
+    lines.append({"type": "STATE", "value": state or {"bookmarks": {"run": "1"}}})
+    return "".join(json.dumps(line) + "\n" for line in lines)
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+    states: list[dict] = field(default_factory=list)
+
+
+def run_target(config: dict[str, Any], messages: str, tmp_path: Path) -> Result:
+    """Run the real target-bloomz executable on ``messages``; return its exit code, output and STATE lines."""
+    config_file = tmp_path / f"config-{os.urandom(4).hex()}.json"
+    config_file.write_text(json.dumps(config))
+    done = subprocess.run(
+        [TARGET, "--config", str(config_file)],
+        input=messages,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    states = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    return Result(done.returncode, done.stdout, done.stderr, states)
+
+
+def query(database: Path, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    """Rows of a query against the store, read-only."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()

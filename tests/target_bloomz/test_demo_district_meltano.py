@@ -1,0 +1,111 @@
+"""Clever's real demo district end to end: `meltano run tap-clever target-bloomz` against the sandbox.
+
+The expected numbers are computed here from the raw Clever dump, independently of the target's code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from district import query
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.e2e
+
+
+def _demo_expectations(demo_dir: Path) -> dict[str, int]:
+    users = [u["data"] for u in json.loads((demo_dir / "users.json").read_text())["data"]]
+    sections = [s["data"] for s in json.loads((demo_dir / "sections.json").read_text())["data"]]
+    students = {u["id"] for u in users if "student" in u["roles"]}
+    parents = {
+        u["id"]
+        for u in users
+        if "contact" in u["roles"]
+        and any(
+            r["type"] == "Parent/Guardian" and r["student"] in students
+            for r in u["roles"]["contact"]["student_relationships"]
+        )
+    }
+    return {
+        "classes": len({(s["school"], s["name"]) for s in sections}),
+        "skipped_sections": len(sections) - len({(s["school"], s["name"]) for s in sections}),
+        "students": len(students),
+        "parents": len(parents),
+        "teachers": len({u["id"] for u in users if "teacher" in u["roles"]}),
+    }
+
+
+@pytest.fixture(scope="module")
+def meltano_project(tmp_path_factory: pytest.TempPathFactory, demo_sandbox) -> tuple[Path, dict[str, str]]:
+    """A copy of the project's meltano.yml pointed at the demo sandbox, and the environment to run it."""
+    project = tmp_path_factory.mktemp("meltano")
+    shutil.copy(REPO_ROOT / "meltano.yml", project / "meltano.yml")
+    env = dict(
+        os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", MELTANO_SEND_ANONYMOUS_USAGE_STATS="false"
+    )
+    for name, value in (("api_url", demo_sandbox.clever_api_url), ("district_token", demo_sandbox.token)):
+        subprocess.run(
+            [BIN / "meltano", "--environment=sandbox", "config", "set", "tap-clever", name, value],
+            cwd=project,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    return project, env
+
+
+def _meltano_run(project: Path, env: dict[str, str], **settings: str) -> subprocess.CompletedProcess[str]:
+    run_env = dict(env, **{f"TARGET_BLOOMZ_{k.upper()}": v for k, v in settings.items()})
+    return subprocess.run(
+        [BIN / "meltano", "run", "tap-clever", "target-bloomz"],
+        cwd=project,
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_demo_district_lands_through_meltano_run(meltano_project, demo_district_dir):
+    project, env = meltano_project
+    expected = _demo_expectations(demo_district_dir)
+    database = project / "data" / "bloomz.duckdb"  # the target's default inside the Meltano project
+
+    dry = _meltano_run(project, env, dry_run="true")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "Parent/Guardian" in dry.stderr
+    assert "imported" in dry.stderr
+    assert query(database, "SELECT count(*) FROM classes") == [(0,)]
+
+    done = _meltano_run(project, env)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert query(database, "SELECT status FROM runs ORDER BY id") == [("dry_run",), ("applied",)]
+    assert query(database, "SELECT count(*) FROM classes") == [(expected["classes"],)]
+    assert query(
+        database, "SELECT count(*) FROM run_issues WHERE run_id = 2 AND message LIKE '%is taken by section%'"
+    ) == [(expected["skipped_sections"],)]
+    assert query(database, "SELECT kind, count(*) FROM people GROUP BY ALL ORDER BY ALL") == [
+        ("parent", expected["parents"]),
+        ("staff", expected["teachers"]),
+        ("student", expected["students"]),
+    ]
+    assert query(
+        database,
+        "SELECT DISTINCT role FROM community_members m JOIN people p ON p.id = m.person_id "
+        "WHERE p.kind = 'staff'",
+    ) == [("School Support Staff",)]
+
+    # Meltano saved the bookmark, and the same pull again changes nothing.
+    again = _meltano_run(project, env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert query(database, "SELECT count(*) FROM plan_rows WHERE run_id = 3 AND action <> 'skip'") == [(0,)]
