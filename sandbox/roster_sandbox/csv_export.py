@@ -1,0 +1,283 @@
+"""The district as a OneRoster CSV bundle (1.1 or 1.2; bulk or delta; zip or folder).
+
+The rows come from the same translation the REST server uses, so the CSV, REST and Clever views carry the
+same people. Bulk files leave ``status`` and ``dateLastModified`` blank and hold only active records; delta
+files hold what changed after a moment, with ``status`` (``active`` or ``tobedeleted``) and the date filled.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from roster_sandbox.district import load
+from roster_sandbox.oneroster import OneRosterView
+
+BASE = ["sourcedId", "status", "dateLastModified"]
+COLUMNS = {
+    "orgs": [*BASE, "name", "type", "identifier", "parentSourcedId"],
+    "academicSessions": [*BASE, "title", "type", "startDate", "endDate", "parentSourcedId", "schoolYear"],
+    "courses": [
+        *BASE,
+        "schoolYearSourcedId",
+        "title",
+        "courseCode",
+        "grades",
+        "orgSourcedId",
+        "subjects",
+        "subjectCodes",
+    ],
+    "classes": [
+        *BASE,
+        "title",
+        "grades",
+        "courseSourcedId",
+        "classCode",
+        "classType",
+        "location",
+        "schoolSourcedId",
+        "termSourcedIds",
+        "subjects",
+        "subjectCodes",
+        "periods",
+    ],
+    "enrollments": [
+        *BASE,
+        "classSourcedId",
+        "schoolSourcedId",
+        "userSourcedId",
+        "role",
+        "primary",
+        "beginDate",
+        "endDate",
+    ],
+    "demographics": [
+        *BASE,
+        "birthDate",
+        "sex",
+        "americanIndianOrAlaskaNative",
+        "asian",
+        "blackOrAfricanAmerican",
+        "nativeHawaiianOrOtherPacificIslander",
+        "white",
+        "demographicRaceTwoOrMoreRaces",
+        "hispanicOrLatinoEthnicity",
+        "countryOfBirthCode",
+        "stateOfBirthAbbreviation",
+        "cityOfBirth",
+        "publicSchoolResidenceStatus",
+    ],
+}
+USERS_11 = [
+    *BASE,
+    "enabledUser",
+    "orgSourcedIds",
+    "role",
+    "username",
+    "userIds",
+    "givenName",
+    "familyName",
+    "middleName",
+    "identifier",
+    "email",
+    "sms",
+    "phone",
+    "agentSourcedIds",
+    "grades",
+    "password",
+]
+USERS_12 = [
+    *BASE,
+    "enabledUser",
+    "username",
+    "userIds",
+    "givenName",
+    "familyName",
+    "middleName",
+    "identifier",
+    "email",
+    "sms",
+    "phone",
+    "agentSourcedIds",
+    "grades",
+    "password",
+    "userMasterIdentifier",
+    "resourceSourcedIds",
+    "preferredGivenName",
+    "preferredMiddleName",
+    "preferredFamilyName",
+    "primaryOrgSourcedId",
+    "pronouns",
+]
+ROLES_12 = [
+    *BASE,
+    "userSourcedId",
+    "roleType",
+    "role",
+    "beginDate",
+    "endDate",
+    "orgSourcedId",
+    "userProfileSourcedId",
+]
+# Files the standard names that this bundle does not carry.
+ABSENT = {
+    "1.1": ["categories", "classResources", "courseResources", "lineItems", "resources", "results"],
+    "1.2": [
+        "categories",
+        "classResources",
+        "courseResources",
+        "lineItems",
+        "resources",
+        "results",
+        "userProfiles",
+        "lineItemLearningObjectiveIds",
+        "lineItemScoreScales",
+        "resultLearningObjectiveIds",
+        "resultScoreScales",
+        "scoreScales",
+    ],
+}
+
+
+class ExportError(Exception):
+    pass
+
+
+def _ids(refs: list[dict[str, Any]] | None) -> str:
+    return ",".join(r["sourcedId"] for r in refs or [])
+
+
+def _ref(ref: dict[str, Any] | None) -> str:
+    return ref["sourcedId"] if ref else ""
+
+
+def _row(name: str, obj: dict[str, Any]) -> dict[str, str]:
+    """Flatten a REST object into its CSV columns (multi-value cells are comma lists)."""
+    row = {k: v for k, v in obj.items() if isinstance(v, str)}
+    if name == "orgs" or name == "academicSessions":
+        row["parentSourcedId"] = _ref(obj.get("parent"))
+    elif name == "courses":
+        row.update(
+            orgSourcedId=_ref(obj.get("org")),
+            schoolYearSourcedId=_ref(obj.get("schoolYear")),
+            grades=",".join(obj.get("grades") or []),
+            subjects=",".join(obj.get("subjects") or []),
+        )
+    elif name == "classes":
+        row.update(
+            courseSourcedId=_ref(obj.get("course")),
+            schoolSourcedId=_ref(obj.get("school")),
+            termSourcedIds=_ids(obj.get("terms")),
+            grades=",".join(obj.get("grades") or []),
+            subjects=",".join(obj.get("subjects") or []),
+            periods=",".join(obj.get("periods") or []),
+        )
+    elif name == "enrollments":
+        row.update(
+            classSourcedId=_ref(obj.get("class")),
+            schoolSourcedId=_ref(obj.get("school")),
+            userSourcedId=_ref(obj.get("user")),
+        )
+    elif name == "users":
+        row.update(
+            userIds=",".join(f"{{{u['type']}:{u['identifier']}}}" for u in obj.get("userIds") or []),
+            agentSourcedIds=_ids(obj.get("agents")),
+            grades=",".join(obj.get("grades") or []),
+            orgSourcedIds=_ids(obj.get("orgs")),
+            primaryOrgSourcedId=_ref(obj.get("primaryOrg")),
+            preferredGivenName=obj.get("preferredFirstName", ""),
+        )
+    return row
+
+
+def export(directory: Path, version: str, out: Path, delta_since: str | None = None) -> dict[str, int]:
+    """Write the bundle to ``out`` (a .zip file, or else a folder); returns rows per file."""
+    if version not in ("1.1", "1.2"):
+        raise ExportError(f"--version must be 1.1 or 1.2, got {version!r}")
+    since = _parse_since(delta_since) if delta_since else None
+    base = "/ims/oneroster/v1p1" if version == "1.1" else "/ims/oneroster/rostering/v1p2"
+    view = OneRosterView(load(Path(directory)), version, base)
+    keep: Callable[[dict[str, Any]], bool] = (
+        (lambda obj: _after(obj["dateLastModified"], since))
+        if since
+        else (lambda obj: obj["status"] == "active")
+    )
+    files: dict[str, tuple[list[str], Iterator[dict[str, str]]]] = {}
+    for name, columns in COLUMNS.items():
+        files[name] = (columns, (_row(name, e.obj) for e in view.collection(name).entries if keep(e.obj)))
+    users = [e.obj for e in view.collection("users").entries]
+    kept_users = [u for u in users if keep(u)]
+    files["users"] = (USERS_11 if version == "1.1" else USERS_12, (_row("users", u) for u in kept_users))
+    if version == "1.2":
+        files["roles"] = (ROLES_12, _role_rows(kept_users))
+    mode = "delta" if since else "bulk"
+    counts: dict[str, int] = {}
+    contents: dict[str, str] = {}
+    for name, (columns, rows) in files.items():
+        text, counts[name] = _csv(columns, rows, blank_status=not since)
+        contents[f"{name}.csv"] = text
+    manifest = [("manifest.version", "1.0"), ("oneroster.version", version)]
+    manifest += [(f"file.{name}", mode) for name in sorted(files)]
+    manifest += [(f"file.{name}", "absent") for name in ABSENT[version]]
+    manifest += [("source.systemName", "roster-sandbox"), ("source.systemCode", "sandbox")]
+    contents["manifest.csv"] = _csv(
+        ["propertyName", "value"], ({"propertyName": k, "value": v} for k, v in manifest), False
+    )[0]
+    _write(Path(out), contents)
+    return counts
+
+
+def _role_rows(users: list[dict[str, Any]]) -> Iterator[dict[str, str]]:
+    for user in users:
+        for n, role in enumerate(user.get("roles") or []):
+            yield {
+                "sourcedId": f"{user['sourcedId']}-role{n}",
+                "status": user["status"],
+                "dateLastModified": user["dateLastModified"],
+                "userSourcedId": user["sourcedId"],
+                "roleType": role["roleType"],
+                "role": role["role"],
+                "orgSourcedId": role["org"]["sourcedId"],
+            }
+
+
+def _csv(columns: list[str], rows: Iterator[dict[str, str]], blank_status: bool) -> tuple[str, int]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        if blank_status:
+            row = {**row, "status": "", "dateLastModified": ""}
+        writer.writerow(row)
+        count += 1
+    return buffer.getvalue(), count
+
+
+def _write(out: Path, contents: dict[str, str]) -> None:
+    if out.suffix == ".zip":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for name, text in contents.items():
+                bundle.writestr(name, text)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in contents.items():
+            (out / name).write_text(text, newline="")
+
+
+def _parse_since(text: str) -> datetime:
+    try:
+        since = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ExportError(f"--delta-since must be an ISO 8601 date-time, got {text!r}") from exc
+    return since if since.tzinfo else since.replace(tzinfo=UTC)
+
+
+def _after(stamp: str, since: datetime | None) -> bool:
+    return since is not None and datetime.fromisoformat(stamp.replace("Z", "+00:00")) > since
