@@ -1,0 +1,126 @@
+"""`tap-clever --test`, the token lookup, and the seed's admin rule (admin_email)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from roster_sandbox.testing import Sandbox, run_sandbox
+
+ALL_BUT_CONTACTS = (
+    "read:district_admins,read:school_admins,read:schools,read:sections,read:students,read:teachers,"
+    "read:terms,read:courses"
+)
+SCHOOL = "5a25ff950a5f621109000004"
+DISTRICT_ADMIN = "vicky.enalen@clever.com"
+TEACHER = "braeden_glover@example.net"
+
+
+@pytest.fixture(scope="module")
+def no_contacts_sandbox(demo_district_dir: Path) -> Iterator[Sandbox]:
+    with run_sandbox(demo_district_dir, scopes=ALL_BUT_CONTACTS) as sandbox:
+        yield sandbox
+
+
+def _lookup_config(sandbox: Sandbox) -> dict[str, Any]:
+    """Credentials of the app, so the tap looks the district token up (and learns its scopes)."""
+    return {
+        "client_id": sandbox.client_id,
+        "client_secret": sandbox.client_secret,
+        "district_id": "5a0c91b95c7cc000010d417c",
+        "api_url": sandbox.clever_api_url,
+        "oauth_tokens_url": sandbox.oauth_tokens_url,
+    }
+
+
+def test_test_lists_district_schools_and_scopes(
+    demo_sandbox: Sandbox, tap_run: Callable[..., Any], tmp_path: Path
+) -> None:
+    run = tap_run(tmp_path, _lookup_config(demo_sandbox), None, "--test")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "District: #DEMO_DISTRICT (5a0c91b95c7cc000010d417c)" in run.stderr
+    assert "Schools this token can see (id, name, school number):" in run.stderr
+    assert f"  {SCHOOL}  School 1  001" in run.stderr
+    assert "Scopes the district shared: read:district_admins" in run.stderr
+    assert "read:student_contacts" in run.stderr
+    assert "NOT SHARED" not in run.stderr
+    assert demo_sandbox.client_secret not in run.stderr
+    assert demo_sandbox.token not in run.stderr
+    # The SDK's connection test reads one record of each stream.
+    assert {m["stream"] for m in run.messages if m["type"] == "RECORD"} >= {
+        "students",
+        "contacts",
+        "sections",
+    }
+
+
+def test_test_says_plainly_when_contacts_are_not_shared(
+    no_contacts_sandbox: Sandbox, tap_run: Callable[..., Any], tmp_path: Path
+) -> None:
+    run = tap_run(tmp_path, _lookup_config(no_contacts_sandbox), None, "--test")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "NOT SHARED: contacts (read:student_contacts): parents cannot be imported" in run.stderr
+    assert "Family Codes" in run.stderr
+    assert "NOT SHARED: students" not in run.stderr
+
+
+def test_test_with_a_bare_token_checks_what_it_can_see(
+    no_contacts_sandbox: Sandbox, tap_run: Callable[..., Any], tmp_path: Path
+) -> None:
+    config = {"district_token": no_contacts_sandbox.token, "api_url": no_contacts_sandbox.clever_api_url}
+    run = tap_run(tmp_path, config, None, "--test")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Scopes unknown with a bare district_token" in run.stderr
+    assert "NOT SHARED: contacts (read:student_contacts): parents cannot be imported" in run.stderr
+
+
+def test_sync_with_the_looked_up_token(
+    demo_sandbox: Sandbox, tap_run: Callable[..., Any], tmp_path: Path
+) -> None:
+    run = tap_run(tmp_path, _lookup_config(demo_sandbox) | {"schools": [SCHOOL]})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert len(run.records("sections")) == 165
+
+
+def test_wrong_client_secret_is_a_clear_error(
+    demo_sandbox: Sandbox, tap_run: Callable[..., Any], tmp_path: Path
+) -> None:
+    run = tap_run(tmp_path, _lookup_config(demo_sandbox) | {"client_secret": "wrong-secret"})
+    assert run.returncode == 1
+    assert "Clever refused the app's client_id/client_secret" in run.stderr
+    assert "wrong-secret" not in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_district_admin_may_import_a_school(
+    demo_sandbox: Sandbox, tap_run: Callable[..., Any], tmp_path: Path
+) -> None:
+    config = {"district_token": demo_sandbox.token, "api_url": demo_sandbox.clever_api_url}
+    run = tap_run(tmp_path, config | {"schools": [SCHOOL], "admin_email": DISTRICT_ADMIN.upper()})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert len(run.records("sections")) == 165
+
+
+@pytest.mark.parametrize("email", [TEACHER, "nobody@example.net"], ids=["teacher", "unknown"])
+def test_anyone_else_is_refused_with_the_seeds_explanation(
+    demo_sandbox: Sandbox, tap_run: Callable[..., Any], tmp_path: Path, email: str
+) -> None:
+    config = {"district_token": demo_sandbox.token, "api_url": demo_sandbox.clever_api_url}
+    run = tap_run(tmp_path, config | {"schools": [SCHOOL], "admin_email": email})
+    assert run.returncode == 1
+    assert "School level import is allowed only for users with admin roles on the Clever side" in run.stderr
+    assert "'district_admin'" in run.stderr
+    assert "contact the district admin of Clever" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not [m for m in run.messages if m["type"] == "RECORD"]
+
+
+def test_test_reports_a_failed_admin_check(
+    demo_sandbox: Sandbox, tap_run: Callable[..., Any], tmp_path: Path
+) -> None:
+    config = {"district_token": demo_sandbox.token, "api_url": demo_sandbox.clever_api_url}
+    run = tap_run(tmp_path, config | {"schools": [SCHOOL], "admin_email": TEACHER}, None, "--test")
+    assert run.returncode == 1
+    assert "Admin check FAILED: School level import is allowed only" in run.stderr
