@@ -1,0 +1,196 @@
+"""OneRoster CSV bundles (1.1 and 1.2, bulk or delta, a zip or a folder) read as REST-shaped objects.
+
+Each row is turned into the JSON object a OneRoster REST server would return for it, so the record mapping
+never knows which source it reads.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+logger = logging.getLogger("tap_oneroster.csv")
+
+# collection → its file in the bundle
+FILES = {
+    "orgs": "orgs.csv",
+    "academicSessions": "academicSessions.csv",
+    "classes": "classes.csv",
+    "courses": "courses.csv",
+    "users": "users.csv",
+    "enrollments": "enrollments.csv",
+}
+# CSV column → (REST field, kind): ref = one GUIDRef, refs = a list of GUIDRefs, list = a list of strings
+_COLUMNS: dict[str, tuple[str, str]] = {
+    "parentSourcedId": ("parent", "ref"),
+    "courseSourcedId": ("course", "ref"),
+    "schoolSourcedId": ("school", "ref"),
+    "classSourcedId": ("class", "ref"),
+    "userSourcedId": ("user", "ref"),
+    "orgSourcedId": ("org", "ref"),
+    "schoolYearSourcedId": ("schoolYear", "ref"),
+    "primaryOrgSourcedId": ("primaryOrg", "ref"),
+    "termSourcedIds": ("terms", "refs"),
+    "orgSourcedIds": ("orgs", "refs"),
+    "agentSourcedIds": ("agents", "refs"),
+    "resourceSourcedIds": ("resources", "refs"),
+    "grades": ("grades", "list"),
+    "subjects": ("subjects", "list"),
+    "subjectCodes": ("subjectCodes", "list"),
+    "periods": ("periods", "list"),
+    # 1.2 CSV names the preferred names differently from 1.2 JSON.
+    "preferredGivenName": ("preferredFirstName", "text"),
+    "preferredMiddleName": ("preferredMiddleName", "text"),
+    "preferredFamilyName": ("preferredLastName", "text"),
+}
+_USER_ID = re.compile(r"\{([^:{}]*):([^{}]*)\}")
+
+
+class BundleError(Exception):
+    """The bundle cannot be read at all (missing, not a zip, no manifest)."""
+
+
+def split_list(cell: str) -> list[str]:
+    """A multi-value cell ("a,b,c", already unquoted by the CSV reader) as its values."""
+    return [part.strip() for part in cell.split(",") if part.strip()]
+
+
+def parse_user_ids(cell: str) -> list[dict[str, str]]:
+    """`{type:identifier},{type:identifier}` → [{"type": ..., "identifier": ...}]."""
+    return [{"type": t.strip(), "identifier": i.strip()} for t, i in _USER_ID.findall(cell)]
+
+
+def row_to_object(row: dict[str, str]) -> dict[str, Any]:
+    """One CSV row as the REST JSON object: GUIDRefs, lists, and no empty cells."""
+    obj: dict[str, Any] = {}
+    for column, cell in row.items():
+        value = (cell or "").strip()
+        if not value:
+            continue
+        field, kind = _COLUMNS.get(column, (column, "text"))
+        if column == "userIds":
+            obj[field] = parse_user_ids(value)
+        elif kind == "ref":
+            obj[field] = {"sourcedId": value}
+        elif kind == "refs":
+            obj[field] = [{"sourcedId": v} for v in split_list(value)]
+        elif kind == "list":
+            obj[field] = split_list(value)
+        else:
+            obj[field] = value
+    return obj
+
+
+class CsvSource:
+    """A OneRoster CSV bundle: `read(collection)` yields REST-shaped objects."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise BundleError(f"OneRoster CSV bundle {self.path} does not exist")
+        if self.path.is_file() and not zipfile.is_zipfile(self.path):
+            raise BundleError(f"OneRoster CSV bundle {self.path} is neither a folder nor a zip file")
+        self.manifest = self._read_manifest()
+        self._roles = self._read_roles()
+
+    # -- bundle access
+
+    def _names(self) -> dict[str, str]:
+        """File name → its path inside the bundle (zips often hold the files in a sub-folder)."""
+        if self.path.is_dir():
+            return {p.name: str(p) for p in self.path.iterdir() if p.is_file()}
+        with zipfile.ZipFile(self.path) as bundle:
+            return {Path(n).name: n for n in bundle.namelist() if not n.endswith("/")}
+
+    @contextmanager
+    def _open(self, name: str) -> Iterator[IO[str] | None]:
+        member = self._names().get(name)
+        if member is None:
+            yield None
+        elif self.path.is_dir():
+            with open(member, encoding="utf-8-sig", newline="") as handle:
+                yield handle
+        else:
+            with zipfile.ZipFile(self.path) as bundle, bundle.open(member) as raw:
+                yield io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+
+    def _rows(self, name: str) -> Iterator[dict[str, str]]:
+        """The rows of one file; a malformed row is logged with file and line and skipped."""
+        with self._open(name) as handle:
+            if handle is None:
+                # Listed but missing: reading it as empty would look like everyone left.
+                raise BundleError(
+                    f"the manifest of {self.path} lists {name}, but the bundle has no such file"
+                )
+            reader = csv.reader(handle)
+            header = [h.strip() for h in next(reader, [])]
+            for cells in reader:
+                if not any(c.strip() for c in cells):
+                    continue
+                if len(cells) != len(header):
+                    logger.error(
+                        "%s line %d: malformed row skipped: %d fields where the header has %d",
+                        name,
+                        reader.line_num,
+                        len(cells),
+                        len(header),
+                    )
+                    continue
+                row = dict(zip(header, cells, strict=True))
+                if not row.get("sourcedId", "").strip():
+                    logger.error("%s line %d: malformed row skipped: no sourcedId", name, reader.line_num)
+                    continue
+                yield row
+
+    def _read_manifest(self) -> dict[str, str]:
+        with self._open("manifest.csv") as handle:
+            if handle is None:
+                raise BundleError(f"OneRoster CSV bundle {self.path} has no manifest.csv")
+            reader = csv.DictReader(handle)
+            return {
+                (row.get("propertyName") or "").strip(): (row.get("value") or "").strip() for row in reader
+            }
+
+    def _read_roles(self) -> dict[str, list[dict[str, Any]]]:
+        """1.2 roles.csv: user sourcedId → its `roles[]`, as 1.2 JSON carries them on the user."""
+        roles: dict[str, list[dict[str, Any]]] = {}
+        if self.file_mode("roles") == "absent":
+            return roles
+        for row in self._rows("roles.csv"):
+            obj = row_to_object(row)
+            user_id = (obj.pop("user", None) or {}).get("sourcedId")
+            if user_id:
+                # A role row's own id and status are the file's bookkeeping, not part of the 1.2 Role.
+                role = {k: v for k, v in obj.items() if k not in ("sourcedId", "status", "dateLastModified")}
+                roles.setdefault(user_id, []).append(role)
+        return roles
+
+    # -- what the streams use
+
+    def file_mode(self, name: str) -> str:
+        """bulk, delta or absent, as the manifest says for `file.<name>` (absent when not listed)."""
+        return self.manifest.get(f"file.{name}", "absent").lower()
+
+    def is_complete(self, collection: str) -> bool:
+        """True when the bundle holds the whole collection (a bulk file), so a full sync may close it."""
+        return self.file_mode(collection) == "bulk"
+
+    def read(self, collection: str, since: str | None = None) -> Iterator[dict[str, Any]]:
+        """The collection's objects; with `since`, only those modified after it (bulk rows always pass)."""
+        if self.file_mode(collection) == "absent":
+            return
+        for row in self._rows(FILES[collection]):
+            obj = row_to_object(row)
+            modified = obj.get("dateLastModified")
+            if since and modified and modified <= since:
+                continue
+            if collection == "users" and obj["sourcedId"] in self._roles:
+                obj["roles"] = self._roles[obj["sourcedId"]]
+            yield obj

@@ -1,0 +1,184 @@
+"""The standard roster streams, each built from OneRoster collections by `mapping`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk import Stream
+
+from bloomz_sync import contract
+from tap_oneroster import mapping
+
+if TYPE_CHECKING:
+    from tap_oneroster.tap import TapOneRoster
+
+Record = dict[str, Any]
+
+
+class RosterStream(Stream):
+    """A standard roster stream: its schema and keys come from the shared contract."""
+
+    #: The OneRoster collections this stream's rows come from (a full sync closes the stream only when
+    #: every one of them was read whole).
+    collections: tuple[str, ...] = ()
+
+    def __init__(self, tap: TapOneRoster) -> None:
+        super().__init__(tap, name=self.name, schema=contract.load_schema(self.name))
+        self.roster_tap = tap
+        self.primary_keys = contract.key_properties(self.name)
+        if tap.config.get("incremental"):
+            self.replication_key = "updated_at"
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        # The SDK would announce the version before any record; the target takes ACTIVATE_VERSION as
+        # "this stream was pulled complete", so get_records writes it after the last record itself.
+        return False
+
+    def closes_when_done(self) -> bool:
+        """A full sync of collections read whole ends with ACTIVATE_VERSION (a delta or a CSV delta never)."""
+        if self.replication_key or not self.config.get("emit_activate_version_messages", True):
+            return False
+        # A CSV delta or absent file is not the whole collection: closing the stream would remove the rest.
+        return all(self.roster_tap.source.is_complete(c) for c in self.collections)
+
+    def get_records(self, context: Any) -> Iterable[Record]:
+        since = self.get_starting_replication_key_value(context) if self.replication_key else None
+        version = self._initialized_at // 1000 if self.closes_when_done() else None
+        self._stream_version = version  # every record of this pull carries it
+        yield from self.roster_records(since, mapping.now_utc())
+        if version is not None and self.selected:
+            self._write_activate_version_message(version)  # the stream was pulled complete
+
+    def roster_records(self, since: str | None, now: str) -> Iterator[Record]:
+        raise NotImplementedError
+
+    def read(self, collection: str, since: str | None) -> Iterator[dict[str, Any]]:
+        return self.roster_tap.source.read(collection, since)
+
+
+class SchoolsStream(RosterStream):
+    name = "schools"
+    collections = ("orgs",)
+
+    def roster_records(self, since: str | None, now: str) -> Iterator[Record]:
+        for org in self.read("orgs", since):
+            if mapping.is_school(org) and self.roster_tap.school_in_scope(org["sourcedId"]):
+                yield mapping.school(org, now)
+
+
+class TermsStream(RosterStream):
+    name = "terms"
+    collections = ("academicSessions",)
+
+    def roster_records(self, since: str | None, now: str) -> Iterator[Record]:
+        for session in self.read("academicSessions", since):
+            record = mapping.term(session, now)
+            if record["school_id"] is None or self.roster_tap.school_in_scope(record["school_id"]):
+                yield record
+
+
+class SectionsStream(RosterStream):
+    name = "sections"
+    collections = ("classes",)
+
+    def roster_records(self, since: str | None, now: str) -> Iterator[Record]:
+        courses = {c["sourcedId"]: c for c in self.read("courses", None)}
+        teachers = self.roster_tap.primary_teachers()
+        for cls in self.read("classes", since):
+            record = mapping.section(cls, courses, teachers, now)
+            if self.roster_tap.any_school_in_scope([record["school_id"]]):
+                yield record
+
+
+class StudentsStream(RosterStream):
+    name = "students"
+    collections = ("users",)
+
+    def roster_records(self, since: str | None, now: str) -> Iterator[Record]:
+        for user in self.read("users", since):
+            if mapping.user_kind(user) == "students":
+                record = mapping.student(user, now)
+                if self.roster_tap.any_school_in_scope(record["school_ids"]):
+                    yield record
+
+
+class StaffStream(RosterStream):
+    name = "staff"
+    collections = ("users",)
+
+    def roster_records(self, since: str | None, now: str) -> Iterator[Record]:
+        # Held until the end: Skyward can send one person as several rows, anywhere in the collection.
+        people: dict[str, Record] = {}
+        district_ids = self.roster_tap.district_ids()
+        for user in self.read("users", since):
+            if mapping.user_kind(user) == "staff":
+                record = mapping.staff(user, now, district_ids)
+                known = people.get(record["id"])
+                people[record["id"]] = mapping.merge_staff(known, record) if known else record
+        for record in people.values():
+            if self.roster_tap.any_school_in_scope(record["school_ids"]):
+                yield record
+
+
+class ContactsStream(RosterStream):
+    name = "contacts"
+    collections = ("users",)
+
+    def roster_records(self, since: str | None, now: str) -> Iterator[Record]:
+        for user in self.read("users", since):
+            if mapping.user_kind(user) == "contacts" and self.roster_tap.contact_in_scope(user["sourcedId"]):
+                yield mapping.contact(user, now)
+
+
+class StudentContactsStream(RosterStream):
+    """Links from `agents`; the relationship is the contact's role.
+
+    OneRoster models a link on both sides (a contact's agents are its students and the reverse). A contact's
+    own list is used when it has one; a student's list only fills in for contacts that list no students.
+    So every link is written once, as it is read, with nothing held in memory.
+    """
+
+    name = "student_contacts"
+    collections = ("users",)
+
+    def roster_records(self, since: str | None, now: str) -> Iterator[Record]:
+        index = self.roster_tap.user_index()
+        for user in self.read("users", since):
+            kind, user_id = mapping.user_kind(user), user["sourcedId"]
+            updated = mapping.updated_at(user)
+            deleted = (updated or now) if mapping.is_deleted(user) else None
+            agents = mapping.ref_ids(user.get("agents"))
+            if kind == "contacts":
+                role = mapping.contact_relationship(user)
+                for student_id in filter(index.student_in_scope, agents):
+                    yield mapping.student_contact(student_id, user_id, role, updated, deleted)
+            elif kind == "students" and index.student_in_scope(user_id):
+                for contact_id in filter(index.fills_in_for, agents):
+                    role = index.contact_roles[contact_id]
+                    yield mapping.student_contact(user_id, contact_id, role, updated, deleted)
+
+
+class EnrollmentsStream(RosterStream):
+    name = "enrollments"
+    collections = ("enrollments",)
+
+    def roster_records(self, since: str | None, now: str) -> Iterator[Record]:
+        for obj in self.read("enrollments", since):
+            record = mapping.enrollment(obj, now)
+            school_id = mapping.ref_id(obj.get("school"))
+            if record and (school_id is None or self.roster_tap.school_in_scope(school_id)):
+                yield record
+
+
+STREAM_TYPES: tuple[type[RosterStream], ...] = (
+    SchoolsStream,
+    TermsStream,
+    SectionsStream,
+    StudentsStream,
+    StaffStream,
+    ContactsStream,
+    StudentContactsStream,
+    EnrollmentsStream,
+)
