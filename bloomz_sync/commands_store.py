@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 import duckdb
-from target_bloomz import store
+from target_bloomz import notify, store
+from target_bloomz.render import render_status_text
 
 
 def _open(ctx: click.Context) -> duckdb.DuckDBPyConnection:
@@ -43,11 +44,26 @@ ORDER BY c.key
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--issues",
+    "max_issues",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Errors and warnings listed per school in text; 0 lists them all (json always has all).",
+)
 @click.pass_context
-def status(ctx: click.Context, fmt: str) -> None:
-    """The last import of each school community: when, options, counts, errors and warnings."""
+def status(ctx: click.Context, fmt: str, max_issues: int) -> None:
+    """The last import of each school community ("Last Import Status"), as its status e-mail says it."""
     with _open(ctx) as con:
         rows = _rows(con, _LAST_RUNS)
+        texts = {
+            row["community"]: render_status_text(
+                notify.run_summary(con, row["run"], row["community"]), max_issues=max_issues or None
+            )
+            for row in rows
+            if row["run"] is not None
+        }
         for row in rows:
             row["options"], row["counts"] = _loads(row["options"]), _loads(row["counts"])
             row["issues"] = _rows(
@@ -62,25 +78,8 @@ def status(ctx: click.Context, fmt: str) -> None:
     if not rows:
         click.echo("No school community imported yet.")
     for row in rows:
-        click.echo(f"{row['name']} ({row['community']})")
-        if row["run"] is None:
-            click.echo("  no import yet")
-            continue
-        click.echo(
-            f"  last import: run {row['run']}, {row['status']}, started {row['started_at']:%Y-%m-%d %H:%M:%S}"
-        )
-        options = row["options"] or {}
-        on = [name for name, value in options.items() if value is True]
-        click.echo(f"  options on: {', '.join(on) or 'none'}")
-        for entity, actions in (row["counts"] or {}).items():
-            click.echo(f"  {entity}: " + ", ".join(f"{n} {action}" for action, n in actions.items()))
-        click.echo(f"  errors: {row['errors']}, warnings: {row['warnings']}")
-        for issue in row["issues"][:20]:
-            click.echo(
-                f"    {issue['severity']}: {issue['stream']} {issue['record_key']}: {issue['message']}"
-            )
-        if row["error"]:
-            click.echo(f"  failure: {row['error']}")
+        click.echo(f"Last Import Status of {row['name']} ({row['community']})")
+        click.echo(texts.get(row["community"], "  no import yet\n"))
 
 
 @click.command(name="runs")

@@ -22,6 +22,7 @@ class TapClever(Tap):
     """Reads a district's roster from Clever."""
 
     name = "tap-clever"
+    package_name = "bloomz-sync"  # the one distribution that installs every executable
     # msgspec writes Singer messages several times faster than the json module (millions of records).
     message_writer_class = MsgSpecWriter
     config_jsonschema = th.PropertiesList(

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from bloomz_sync import contract
 from tap_oneroster import mapping
@@ -22,6 +23,9 @@ class RosterStream(Stream):
     #: The OneRoster collections this stream's rows come from (a full sync closes the stream only when
     #: every one of them was read whole).
     collections: tuple[str, ...] = ()
+    # mapping.py already builds every record to the contract's types; the SDK's recursive conforming pass
+    # re-checked each value and was a large share of the tap's time (bench/README.md, "tap-oneroster").
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap: TapOneRoster) -> None:
         super().__init__(tap, name=self.name, schema=contract.load_schema(self.name))

@@ -10,6 +10,7 @@ from typing import Any
 import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.tap_base import CliTestOptionValue
 
@@ -46,6 +47,9 @@ class TapOneRoster(Tap):
     """Reads a district's roster from a OneRoster server or CSV bundle."""
 
     name = "tap-oneroster"
+    package_name = "bloomz-sync"  # the one distribution that installs every executable
+    # msgspec writes Singer messages several times faster than the json module (millions of records).
+    message_writer_class = MsgSpecWriter
     config_jsonschema = th.PropertiesList(
         th.Property(
             "base_url",

@@ -5,7 +5,18 @@ Either every change of the run lands, with its journal and the run marked applie
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+from collections.abc import Callable
+
 import duckdb
+
+from target_bloomz import identity, journal, mirror, removals
+
+# Tests only: seconds to wait inside the transaction, after every write and before COMMIT, so a test can
+# kill the process mid-apply (tests/resync/test_killed_sync.py). Never set in production.
+PAUSE_ENV = "TARGET_BLOOMZ_TEST_PAUSE_IN_APPLY"
 
 _STATEMENTS = [
     # communities and the schools that feed them
@@ -42,6 +53,7 @@ _STATEMENTS = [
        FROM p_people w WHERE w.action = 'update' AND p.id = w.person_id""",
     """INSERT INTO person_sources (source, kind, source_id, person_id, sis_id, first_seen_run)
        SELECT $source, kind, source_id, person_id, sis_id, $run FROM p_people WHERE action = 'create'""",
+    identity.APPLY_SQL,
     # memberships
     """INSERT INTO community_members (community_id, person_id, role, created_run, updated_run)
        SELECT community_id, person_id, role, $run, $run FROM p_community_members WHERE action = 'create'""",
@@ -60,26 +72,37 @@ _STATEMENTS = [
        FROM p_student_contacts p
        WHERE p.action = 'update' AND s.student_id = p.student_person_id
          AND s.contact_id = p.contact_person_id""",
-    # the journal undo reads (issue 7): the applied plan rows, named by table
-    """INSERT INTO journal (run_id, seq, table_name, op, row_key, before, after)
-       SELECT run_id, seq,
-           CASE entity WHEN 'community' THEN 'communities' WHEN 'class' THEN 'classes'
-                WHEN 'person' THEN 'people' WHEN 'community_member' THEN 'community_members'
-                WHEN 'class_member' THEN 'class_members' ELSE 'student_contacts' END,
-           CASE action WHEN 'create' THEN 'insert' ELSE 'update' END,
-           json_object('target_id', target_id, 'target', target, 'source_id', source_id), before, after
-       FROM plan_rows WHERE run_id = $run AND action <> 'skip'""",
     """UPDATE runs SET status = 'applied', finished_at = now() WHERE id = $run""",
 ]
 
 
-def apply(con: duckdb.DuckDBPyConnection, run_id: int, source: str) -> None:
-    """Write the whole plan of ``run_id`` in one transaction; on any error nothing is written."""
+def apply(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    source: str,
+    *,
+    before_commit: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> None:
+    """Write the whole plan of ``run_id`` in one transaction; on any error nothing is written.
+
+    ``before_commit`` runs inside the transaction after the plan is written (invitations and family
+    codes are queued there, so they land exactly when the run does).
+    """
     con.execute("BEGIN TRANSACTION")
     try:
+        journal.snapshot(con, source)  # re-sync (issue 7): the rows before, for undo
         for sql in _STATEMENTS:
             params = {"run": run_id, "source": source}
             con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+        removals.apply_removals(con, run_id)  # re-sync (issue 7): Full Data, Archive, scheduled import
+        mirror.commit(con, run_id)  # source mirror: lands exactly when the run does
+        if before_commit is not None:
+            before_commit(con)
+        journal.record(con, run_id)  # after every write of the run: undo compares with the last image
+        journal.count_change(con)
+        if os.environ.get(PAUSE_ENV):  # re-sync tests only (see PAUSE_ENV)
+            print(f"apply: paused before COMMIT of run {run_id}", file=sys.stderr, flush=True)
+            time.sleep(float(os.environ[PAUSE_ENV]))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

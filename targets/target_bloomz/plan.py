@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 
+from target_bloomz import identity, removals
 from target_bloomz.mapping import Mapping
 
 # Staff first, then students, then parents: a class member appearing in several roles keeps the first.
@@ -241,7 +242,11 @@ WITH joined AS (
             AS old,
         CASE WHEN ps.person_id IS NULL THEN 'create' WHEN {changed} THEN 'update' END AS action
     FROM w_people w
-    LEFT JOIN person_sources ps ON ps.source = $source AND ps.kind = w.kind AND ps.source_id = w.source_id
+    LEFT JOIN (
+        SELECT source, kind, source_id, person_id FROM person_sources
+        UNION ALL  -- a churned Clever contact id matched to its parent (identity.py)
+        SELECT $source, 'parent', source_id, person_id FROM p_contact_matches
+    ) ps ON ps.source = $source AND ps.kind = w.kind AND ps.source_id = w.source_id
     LEFT JOIN people p ON p.id = ps.person_id
 )
 SELECT *,
@@ -444,6 +449,7 @@ def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> Plan
     run(_KNOWN_STUDENTS, "source")
     run(_LINKS, "contact_field", "include", "source")
     run(_WANTED_PEOPLE, "id_field")
+    identity.match_churned_contacts(con, mapping.source, run_id)
     run(_people_sql(), "source")
     run(_KNOWN_PEOPLE, "source")
     run(_COMMUNITY_MEMBERS)
@@ -451,6 +457,8 @@ def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> Plan
     run(_STUDENT_CONTACTS)
     con.execute(_PLAN_ROWS, {"run": run_id})
     con.execute(_ISSUES, {"run": run_id})
+    identity.report_matches(con, run_id)
+    removals.plan(con, mapping, run_id)  # re-sync (issue 7): archives and removals, complete pulls only
     counts: dict[str, dict[str, int]] = {}
     for entity, action, n in con.execute(
         "SELECT entity, action, count(*) FROM plan_rows WHERE run_id = ? GROUP BY ALL ORDER BY ALL", [run_id]

@@ -128,9 +128,9 @@ def render_status_email(summary: RunSummary, *, max_issues: int = 50) -> Email:
     )
 
 
-def render_status_text(summary: RunSummary) -> str:
-    """The same as the e-mail's text, with every issue ("Last Import Status" in a terminal)."""
-    return _env.get_template("status_email.txt.j2").render(_status_context(summary, max_issues=None))
+def render_status_text(summary: RunSummary, *, max_issues: int | None = None) -> str:
+    """The same as the e-mail's text ("Last Import Status" in a terminal); every issue unless capped."""
+    return _env.get_template("status_email.txt.j2").render(_status_context(summary, max_issues=max_issues))
 
 
 def render_report_page(summary: RunSummary) -> str:

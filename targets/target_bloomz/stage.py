@@ -89,7 +89,7 @@ def _checks(stream: str) -> list[str]:
     return checks
 
 
-def _columns(stream: str) -> list[str]:
+def columns(stream: str) -> list[str]:
     """SQL expressions extracting the typed columns of a stream from ``json``."""
     schema = contract.load_schema(stream)
     columns = []
@@ -142,7 +142,7 @@ def stage(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> dict[str, int]:
         )
         keys = ", ".join(contract.key_properties(stream))
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE stg_{stream} AS SELECT {', '.join(_columns(stream))}, "
+            f"CREATE OR REPLACE TEMP TABLE stg_{stream} AS SELECT {', '.join(columns(stream))}, "
             "TRY_CAST(json ->> '$._sdc_deleted_at' AS TIMESTAMPTZ) AS _deleted_at, _line "
             f"FROM chk_{stream} WHERE len(problems) = 0 "
             f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _line DESC) = 1"

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import duckdb
 
-SCHEMA_VERSION = 2
+from target_bloomz import mirror
+
+SCHEMA_VERSION = 4
 
 _DDL_V1 = """
 CREATE TABLE store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -119,7 +121,7 @@ CREATE TABLE runs (
     status VARCHAR NOT NULL
         CHECK (status IN ('planned', 'dry_run', 'applied', 'held', 'discarded', 'failed', 'undone')),
     status_reason VARCHAR,
-    complete_streams VARCHAR[],       -- streams closed by ACTIVATE_VERSION: only these may cause removals
+    complete_streams VARCHAR[],       -- complete in the feed's source mirror (mirror.py): only these remove
     record_counts JSON,               -- records received per stream
     counts JSON,                      -- plan rows per entity and action
     singer_state JSON,                -- the STATE this run holds back until it is applied
@@ -202,7 +204,19 @@ def _upgrade_to_2(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE runs ADD COLUMN error VARCHAR")
 
 
-_UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _upgrade_to_1, 2: _upgrade_to_2}
+def _upgrade_to_3(con: duckdb.DuckDBPyConnection) -> None:
+    # Version 3 (re-sync, issue 7): a run remembers the store's change counter it planned against, so
+    # `approve` knows when to re-plan. (Import locks are files beside the store: locks.py says why.)
+    con.execute("ALTER TABLE runs ADD COLUMN planned_at_change BIGINT")
+    con.execute("INSERT OR REPLACE INTO store_meta VALUES ('change_counter', '0')")
+
+
+_UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
+    1: _upgrade_to_1,
+    2: _upgrade_to_2,
+    3: _upgrade_to_3,
+    4: mirror.create_tables,  # version 4: the source mirror (mirror.py)
+}
 
 
 class StoreError(RuntimeError):

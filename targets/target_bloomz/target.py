@@ -21,8 +21,24 @@ from typing import Any
 from singer_sdk import Target
 from singer_sdk import typing as th
 
-from target_bloomz import apply, map_step, plan, runs, stage, store
+from target_bloomz import (
+    apply,
+    guard,
+    locks,
+    map_step,
+    mirror,
+    people_steps,
+    plan,
+    resync,
+    runs,
+    stage,
+    store,
+)
+from target_bloomz.invite import DEFAULT_SIGNUP_URL
 from target_bloomz.mapping import ImportOptions, Mapping, load_mapping
+from target_bloomz.outbox import CONFIG_PROPERTIES as OUTBOX_SETTINGS
+from target_bloomz.outbox import DeliverySettings
+from target_bloomz.outbox.settings import DEFAULT_FOLDER
 from target_bloomz.sinks import RosterSink
 
 _OPTION_SETTINGS = th.PropertiesList(
@@ -72,6 +88,7 @@ class TargetBloomz(Target):
     """Stages, maps, plans and applies a roster to the Bloomz store."""
 
     name = "target-bloomz"
+    package_name = "bloomz-sync"  # the one distribution that installs every executable
     default_sink_class = RosterSink
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -97,12 +114,26 @@ class TargetBloomz(Target):
             description="Compute, print and save the plan; change nothing else in the store.",
         ),
         th.Property(
+            "feed",
+            th.StringType,
+            description="One feed per tap configuration (a district, or a school scope): the source mirror "
+            "an incremental sync is merged into (docs/mirror.md). Default: <source>:<mapping file stem>.",
+        ),
+        th.Property(
             "memory_limit",
             th.StringType,
             default="2GB",
             description="DuckDB memory limit for an import; beyond it DuckDB spills to a temp folder.",
         ),
         *_OPTION_SETTINGS.wrapped.values(),
+        # People: where invitations and status e-mails go (outbox/settings.py), and the sign-up link.
+        *OUTBOX_SETTINGS,
+        th.Property(
+            "signup_url",
+            th.StringType,
+            default=DEFAULT_SIGNUP_URL,
+            description="The sign-up link invitations carry.",
+        ),
     ).to_dict()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -112,6 +143,7 @@ class TargetBloomz(Target):
         self.spool_dir = Path(tempfile.mkdtemp(prefix="target-bloomz-"))
         self.complete_streams: set[str] = set()
         self._held_state: dict | None = None
+        self._taken_over: list[locks.TakenOver] = []
 
     def _load_mapping(self) -> Mapping:
         path = self.config.get("mapping")
@@ -123,6 +155,13 @@ class TargetBloomz(Target):
     def database(self) -> Path:
         """The store this target writes to."""
         return Path(self.config.get("database") or default_database())
+
+    @property
+    def delivery(self) -> DeliverySettings:
+        """Outbox delivery; the default folder is output/outbox in the Meltano project."""
+        root = Path(os.environ.get("MELTANO_PROJECT_ROOT") or Path.cwd())
+        folder = self.config.get("outbox_dir") or str(root / DEFAULT_FOLDER)
+        return DeliverySettings.from_config({**self.config, "outbox_dir": folder})
 
     def mark_complete(self, stream: str, version: int) -> None:
         """ACTIVATE_VERSION: the tap sent the stream whole."""
@@ -137,7 +176,10 @@ class TargetBloomz(Target):
         """Drain the sinks, then stage, plan and apply; emit the held STATE only after the commit."""
         super().process_endofpipe()
         try:
-            applied = self._import()
+            # re-sync (issue 7): one import per school community at a time
+            scopes = resync.scopes(self.mapping, self.spool_dir)
+            with locks.hold(self.database, scopes, resync.holder()) as self._taken_over:
+                applied = self._import()
         finally:
             shutil.rmtree(self.spool_dir, ignore_errors=True)
         if applied and self._held_state is not None:
@@ -151,20 +193,26 @@ class TargetBloomz(Target):
         limit = str(self.config.get("memory_limit") or "2GB").replace("'", "")
         con.execute(f"SET memory_limit = '{limit}'")
         con.execute(f"SET temp_directory = '{self.spool_dir / 'duckdb-tmp'}'")
+        run_id: int | None = None
         try:
             with self._phase("stage"):
                 received = stage.stage(con, self.spool_dir)
+                # source mirror: plan from the feed's whole picture, and check references against it
+                feed = self.config.get("feed") or mirror.default_feed(self.mapping)
+                complete_streams = mirror.merge(con, feed, self.complete_streams)
                 stage.check_references(con, self.mapping.source)
             with self._phase("map"):
                 map_step.run(con, self.mapping)
+            guard.check_first_import(con, self.mapping)  # re-sync: autosync needs a first import
             run_id = runs.start(
                 con,
                 self.mapping,
                 dry_run=dry_run,
-                complete_streams=sorted(self.complete_streams),
+                complete_streams=complete_streams,  # complete in the mirror after the merge
                 record_counts=received,
                 singer_state=self._held_state,
             )
+            resync.after_start(con, run_id, self._taken_over)
             for stream, n in stage.other_streams(self.spool_dir).items():
                 runs.add_issue(
                     con,
@@ -182,15 +230,32 @@ class TargetBloomz(Target):
                 if dry_run:
                     runs.finish(con, run_id, "dry_run")
                     return False
+                if resync.hold_if_over_limits(con, self.database, self.mapping, run_id):
+                    return False  # held: nothing applied, STATE kept in runs.singer_state only
                 with self._phase("apply"):
-                    apply.apply(con, run_id, self.mapping.source)
+                    apply.apply(con, run_id, self.mapping.source, before_commit=self._people_in_apply(run_id))
             except Exception as err:
                 runs.finish(con, run_id, "failed", error=f"nothing was applied: {type(err).__name__}: {err}")
                 raise
             self.logger.info("Run %s applied to %s", run_id, self.database)
             return True
         finally:
+            if run_id is not None:
+                self._people_after_run(con, run_id)
             con.close()
+
+    def _people_in_apply(self, run_id: int) -> Any:
+        signup_url = str(self.config.get("signup_url") or DEFAULT_SIGNUP_URL)
+        return lambda con: people_steps.in_apply(con, run_id, self.mapping, signup_url=signup_url)
+
+    def _people_after_run(self, con: Any, run_id: int) -> None:
+        """Status e-mails and delivery; a channel that is down leaves rows pending, never fails the run."""
+        try:
+            report = people_steps.after_run(con, run_id, self.delivery)
+        except Exception as err:  # the run's own outcome stands; the outbox keeps what was queued
+            self.logger.error("Outbox of run %s not delivered: %s: %s", run_id, type(err).__name__, err)
+            return
+        print(f"Outbox: {report}", file=sys.stderr, flush=True)
 
     @contextmanager
     def _phase(self, name: str) -> Iterator[None]:

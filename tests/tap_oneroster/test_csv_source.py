@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import pytest
-
 from tap_oneroster.csv_source import BundleError, CsvSource, parse_user_ids
 
 from .conftest import write_bundle, zip_folder

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tap_oneroster import mapping
 
 from bloomz_sync import contract
-from tap_oneroster import mapping
 
 NOW = "2026-11-23T00:00:00Z"
 

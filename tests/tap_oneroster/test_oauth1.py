@@ -9,7 +9,6 @@ import re
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import requests
-
 from tap_oneroster.auth import OAuth1Signer
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import requests
-
 from tap_oneroster.client import OneRosterPaginator
 
 BASE = "https://sis.example/ims/oneroster/v1p1/users"

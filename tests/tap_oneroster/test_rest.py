@@ -239,7 +239,10 @@ def test_an_incremental_run_asks_only_for_what_changed_since_the_bookmark(
 def test_a_short_lived_token_is_renewed_before_it_expires(
     demo_district_dir: Path, full_run_11: TapRun, tmp_path: Path
 ) -> None:
-    with run_sandbox(demo_district_dir, token_lifetime=1) as sandbox:
+    # 25 data responses held 0.05 s each: the run outlives the 1 s token however fast the machine is,
+    # and each hold stays inside the refresh margin (a tenth of the lifetime).
+    slow = "slow:delay=0.05,count=25,path=/ims/oneroster/v1p1"
+    with run_sandbox(demo_district_dir, token_lifetime=1, fault=[slow]) as sandbox:
         run = run_tap(tmp_path, sandbox_config(sandbox, "1.1", "oauth2"))
 
     assert run.returncode == 0, run.stderr[-3000:]

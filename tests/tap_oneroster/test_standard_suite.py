@@ -9,7 +9,6 @@ import requests
 from roster_sandbox.testing import Sandbox
 from singer_sdk.testing import get_tap_test_class
 from singer_sdk.testing.runners import TapTestRunner
-
 from tap_oneroster.tap import TapOneRoster
 
 from .conftest import sandbox_config

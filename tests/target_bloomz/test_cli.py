@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from district import district, run_target, singer_lines
+
+from tests.support.district import district, run_target, singer_lines
 
 CLI = str(Path(sys.executable).with_name("bloomz-sync"))
 
@@ -52,11 +53,13 @@ def test_status_json_shows_the_last_import_of_each_school(filled):
 def test_status_text_names_counts_and_issues(filled):
     done = _cli(filled, "status")
 
-    assert "Lincoln Elementary (clever:sch1)" in done.stdout
-    assert "class: 2 create, 1 skip" in done.stdout
-    assert (
-        'warning: sections sec2: section not imported: class name "Homeroom - Smith" is taken' in done.stdout
-    )
+    # "Last Import Status": the same text as the Bulk Import Status e-mail (render.render_status_text).
+    lincoln = done.stdout.split("Last Import Status of ")[1]
+    assert lincoln.startswith("Lincoln Elementary (clever:sch1)")
+    assert "Status: Completed" in lincoln
+    assert "Classes                    1" in lincoln
+    assert "- ERROR students stu9: school_ids: expected array, got varchar" in lincoln
+    assert 'WARNING sections sec2: section not imported: class name "Homeroom - Smith" is taken' in lincoln
 
 
 def test_runs_and_plan_explain_what_happened(filled):

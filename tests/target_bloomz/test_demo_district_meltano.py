@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from district import query
+
+from tests.support.district import query
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-from district import district, query, run_target, singer_lines
+
+from tests.support.district import district, query, run_target, singer_lines
 
 
 def _classes(database: Path) -> set[tuple[str, str, str]]:

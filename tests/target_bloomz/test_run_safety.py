@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import duckdb
-from district import district, query, run_target, singer_lines
+
+from tests.support.district import district, query, run_target, singer_lines
 
 
 def test_bad_records_are_set_aside_with_their_reason_and_the_rest_lands(database, tmp_path):

@@ -11,6 +11,7 @@ from target_bloomz.outbox.mail import EmlFolderMailer, Mailer, SmtpMailer
 from target_bloomz.outbox.queue import (
     OutboxMessage,
     enqueue,
+    enqueue_many,
     invitation_key,
     invitation_messages,
     status_key,
@@ -33,6 +34,7 @@ __all__ = [
     "SmtpSettings",
     "deliver_pending",
     "enqueue",
+    "enqueue_many",
     "invitation_key",
     "invitation_messages",
     "status_key",

@@ -6,6 +6,7 @@ import hashlib
 import os
 import smtplib
 import ssl
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any, Protocol, Self
 from target_bloomz.outbox.errors import MessageRejected
 from target_bloomz.outbox.settings import SmtpSettings
 
+_POLICY = policy.default.clone(max_line_length=998)
+
 
 def build_message(row: dict[str, Any], sender: str) -> EmailMessage:
     """The e-mail for one outbox row: plain text, plus an HTML alternative when the row has one.
@@ -23,7 +26,9 @@ def build_message(row: dict[str, Any], sender: str) -> EmailMessage:
     recognisably the same message (mail clients and the .eml folder both collapse it). A row that
     cannot make a valid e-mail raises :class:`MessageRejected`.
     """
-    message = EmailMessage()
+    # Fold headers only past RFC 5322's hard limit: at 78, a long subject is folded right after
+    # "Subject:" and some clients then show it with a leading space.
+    message = EmailMessage(policy=_POLICY)
     try:
         message["From"] = sender
         message["To"] = row["recipient"]

@@ -34,9 +34,14 @@ def invitation_key(community_key: str, person_id: int, channel: str) -> str:
     return f"invitation:{community_key}:{person_id}:{channel}"
 
 
-def status_key(run_id: int, person_id: int) -> str:
-    """One Bulk Import Status e-mail per run and admin."""
-    return f"import_status:{run_id}:{person_id}"
+def status_key(
+    run_id: int, person_id: int, community_key: str | None = None, status: str | None = None
+) -> str:
+    """One Bulk Import Status e-mail per run, admin and (when given) community and run status.
+
+    With the status in the key, a held run's e-mail and the one after its approval are both sent.
+    """
+    return ":".join(str(part) for part in ("import_status", run_id, person_id, community_key, status) if part)
 
 
 def enqueue(conn: duckdb.DuckDBPyConnection, message: OutboxMessage) -> bool:
@@ -66,6 +71,39 @@ def enqueue(conn: duckdb.DuckDBPyConnection, message: OutboxMessage) -> bool:
         ],
     ).fetchall()
     return bool(inserted)
+
+
+_COLUMNS = (
+    "run_id",
+    "kind",
+    "channel",
+    "recipient",
+    "person_id",
+    "subject",
+    "body_text",
+    "body_html",
+    "dedupe_key",
+)
+_TYPES = ("BIGINT", "VARCHAR", "VARCHAR", "VARCHAR", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR")
+
+
+def enqueue_many(conn: duckdb.DuckDBPyConnection, messages: list[OutboxMessage]) -> int:
+    """Queue many messages in one statement, skipping keys ever queued; return how many were queued."""
+    if not messages:
+        return 0
+    values = {name: [getattr(m, name) for m in messages] for name in _COLUMNS}
+    unnested = ", ".join(f"unnest(${n}::{t}[]) AS {n}" for n, t in zip(_COLUMNS, _TYPES, strict=True))
+    row = conn.execute(
+        f"""
+        INSERT INTO outbox (id, {", ".join(_COLUMNS)})
+        SELECT (SELECT coalesce(max(id), 0) FROM outbox) + row_number() OVER (), *
+        FROM (SELECT DISTINCT ON (dedupe_key) * FROM (SELECT {unnested})) m
+        WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = m.dedupe_key)
+        RETURNING id
+        """,
+        values,
+    ).fetchall()
+    return len(row)
 
 
 def invitation_messages(
@@ -108,13 +146,21 @@ def invitation_messages(
     return messages
 
 
-def status_message(email: Email, *, run_id: int, person_id: int, recipient: str) -> OutboxMessage:
+def status_message(
+    email: Email,
+    *,
+    run_id: int,
+    person_id: int,
+    recipient: str,
+    community_key: str | None = None,
+    status: str | None = None,
+) -> OutboxMessage:
     """The outbox row for one admin's Bulk Import Status e-mail."""
     return OutboxMessage(
         kind="import_status",
         channel="email",
         recipient=recipient,
-        dedupe_key=status_key(run_id, person_id),
+        dedupe_key=status_key(run_id, person_id, community_key, status),
         subject=email.subject,
         body_text=email.text,
         body_html=email.html,

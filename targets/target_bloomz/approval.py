@@ -1,0 +1,107 @@
+"""Approve or discard a held run (guard.py held it over a safety limit).
+
+Approve loads the run's staged input (held.py) and plans it again against the store as it is now (the
+temp plan tables are gone, and the store may have moved: another run, an edit), then applies it in one
+transaction under the school's lock, exactly like the target would have.
+
+Meltano's state: a held run never emitted its STATE, so Meltano's bookmark is still where the last applied
+run left it. Approving does not move it either: the next scheduled run pulls again from that bookmark and
+re-delivers what the held run had (applying it again changes nothing), so the bookmark can never run ahead
+of the store. To skip that re-pull, set the approved run's STATE (printed by approve) with
+``meltano state set --force <state id> '<json>'``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from target_bloomz import apply, held, journal, locks, people_steps, plan, resync, runs
+from target_bloomz.invite import DEFAULT_SIGNUP_URL
+from target_bloomz.mapping import Mapping, load_mapping
+
+
+class ApprovalError(ValueError):
+    """The run cannot be approved or discarded; the message says why."""
+
+
+@dataclass
+class Approved:
+    run_id: int
+    replanned_because_store_moved: bool
+    counts: dict[str, dict[str, int]]
+    singer_state: dict | None
+
+    def text(self, state_id: str | None = None) -> str:
+        lines = [f"Run {self.run_id} approved and applied."]
+        if self.replanned_because_store_moved:
+            lines.append("The store changed since the run was held: it was planned again before applying.")
+        lines.append(runs.summary_table(self.counts))
+        if self.singer_state is not None:
+            lines.append(
+                "Meltano's state was not advanced; the next scheduled run pulls again from the last "
+                "bookmark. To advance it to this run's state now:\n"
+                f"  meltano state set --force {state_id or '<state id>'} "
+                f"'{json.dumps({'singer_state': self.singer_state})}'"
+            )
+        return "\n".join(lines)
+
+
+def _held_run(con: duckdb.DuckDBPyConnection, run_id: int) -> tuple:
+    row = con.execute(
+        "SELECT status, mapping_file, source, options, planned_at_change, singer_state, scope "
+        "FROM runs WHERE id = ?",
+        [run_id],
+    ).fetchone()
+    if not row:
+        raise ApprovalError(f"no run {run_id}")
+    if row[0] != "held":
+        raise ApprovalError(f"run {run_id} is {row[0]}, not held")
+    return row
+
+
+def _mapping(mapping_file: str, source: str, options: str | None) -> Mapping:
+    mapping = load_mapping(mapping_file, source=source)
+    return mapping.with_options(**json.loads(options or "{}"))
+
+
+def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> Approved:
+    """Plan the held run again against the store as it is, and apply it."""
+    _, mapping_file, source, options, planned_at, state, scope = _held_run(con, run_id)
+    mapping = _mapping(mapping_file, source, options)
+    with locks.hold(database, scope or [], resync.holder()):
+        moved = planned_at != journal.change_counter(con)
+        held.load(con, database, run_id)
+        con.execute("DELETE FROM plan_rows WHERE run_id = ?", [run_id])
+        con.execute("DELETE FROM run_issues WHERE run_id = ?", [run_id])
+        summary = plan.build(con, mapping, run_id)
+        runs.save_counts(con, run_id, summary.counts)
+        con.execute(
+            "UPDATE runs SET status_reason = 'approved after it was held: ' || status_reason WHERE id = ?",
+            [run_id],
+        )
+
+        def in_apply(con: duckdb.DuckDBPyConnection) -> None:
+            people_steps.in_apply(con, run_id, mapping, signup_url=DEFAULT_SIGNUP_URL)
+
+        apply.apply(con, run_id, mapping.source, before_commit=in_apply)
+    held.drop(database, run_id)
+    return Approved(run_id, moved, summary.counts, json.loads(state) if state else None)
+
+
+def discard(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> str:
+    """Drop a held run: nothing of it is applied, its plan stays readable."""
+    _held_run(con, run_id)
+    con.execute(
+        "UPDATE runs SET status = 'discarded', "
+        "status_reason = 'discarded after it was held: ' || status_reason WHERE id = ?",
+        [run_id],
+    )
+    held.drop(database, run_id)
+    return (
+        f"Run {run_id} discarded: nothing of it was applied. "
+        f"Its plan stays readable (bloomz-sync plan {run_id})."
+    )

@@ -1,0 +1,182 @@
+"""Edits as the Bloomz app makes them, on the same store the sync writes.
+
+Each edit leaves the marks the sync respects: a rename sets ``name_edited`` (the sync keeps the name), a
+member added by hand has origin ``manual`` (kept under "Do not override staff assignments"), a role set by
+hand has ``role_set_by_hand`` (never changed by a sync), an archived class is skipped unless "recreate
+archived classes" is on, and a deleted class is re-created by the next sync. Every edit bumps the store's
+change counter, so a held run planned before it is re-planned when approved.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from target_bloomz import journal
+
+COMMUNITY_ROLES = ("School Admin", "School Office Staff", "School Support Staff", "Student", "Parent")
+CLASS_ROLES = ("teacher", "aide", "student", "parent")
+
+
+class EditError(ValueError):
+    """The edit cannot be made; the message says why."""
+
+
+def find_class(con: duckdb.DuckDBPyConnection, ref: str) -> tuple[int, str, str]:
+    """(id, name, status) of a class given its id or its source section id."""
+    rows = con.execute(
+        "SELECT id, name, status FROM classes WHERE CAST(id AS VARCHAR) = ? OR section_id = ? ORDER BY id",
+        [ref, ref],
+    ).fetchall()
+    if not rows:
+        raise EditError(f"no class {ref!r} (give a class id or a section id)")
+    if len(rows) > 1:
+        raise EditError(f"{ref!r} names several classes: ids {', '.join(str(r[0]) for r in rows)}")
+    return rows[0]
+
+
+def find_person(con: duckdb.DuckDBPyConnection, ref: str) -> tuple[int, str]:
+    """(id, kind) of a person given their id or a source id."""
+    rows = con.execute(
+        """SELECT DISTINCT p.id, p.kind FROM people p
+           WHERE CAST(p.id AS VARCHAR) = ?
+              OR p.id IN (SELECT person_id FROM person_sources WHERE source_id = ?) ORDER BY p.id""",
+        [ref, ref],
+    ).fetchall()
+    if not rows:
+        raise EditError(f"no person {ref!r} (give a person id or a source id)")
+    if len(rows) > 1:
+        raise EditError(f"{ref!r} names several people: ids {', '.join(str(r[0]) for r in rows)}")
+    return rows[0]
+
+
+def find_community(con: duckdb.DuckDBPyConnection, ref: str) -> int:
+    """The id of a community given its id or key."""
+    row = con.execute(
+        "SELECT id FROM communities WHERE CAST(id AS VARCHAR) = ? OR key = ?", [ref, ref]
+    ).fetchone()
+    if not row:
+        raise EditError(f"no school community {ref!r} (give its id or key, e.g. clever:<school id>)")
+    return int(row[0])
+
+
+def rename_class(con: duckdb.DuckDBPyConnection, ref: str, name: str) -> str:
+    class_id, old, _ = find_class(con, ref)
+    name = name.strip()
+    if not name:
+        raise EditError("a class name cannot be empty")
+    taken = con.execute(
+        """SELECT id FROM classes WHERE id <> ? AND lower(trim(name)) = lower(?)
+             AND community_id = (SELECT community_id FROM classes WHERE id = ?)""",
+        [class_id, name, class_id],
+    ).fetchone()
+    if taken:
+        raise EditError(f'the name "{name}" is taken by class {taken[0]} in this community')
+    _edit(con, "UPDATE classes SET name = ?, name_edited = true WHERE id = ?", [name, class_id])
+    return f'class {class_id} renamed from "{old}" to "{name}"; the sync keeps this name'
+
+
+def archive_class(con: duckdb.DuckDBPyConnection, ref: str) -> str:
+    class_id, name, status = find_class(con, ref)
+    if status == "archived":
+        raise EditError(f'class {class_id} "{name}" is archived already')
+    _edit(con, "UPDATE classes SET status = 'archived', archived_at = now() WHERE id = ?", [class_id])
+    return f'class {class_id} "{name}" archived; the sync leaves it archived unless recreate_archived is on'
+
+
+def revive_class(con: duckdb.DuckDBPyConnection, ref: str) -> str:
+    class_id, name, status = find_class(con, ref)
+    if status == "active":
+        raise EditError(f'class {class_id} "{name}" is active already')
+    _edit(con, "UPDATE classes SET status = 'active', archived_at = NULL WHERE id = ?", [class_id])
+    return f'class {class_id} "{name}" revived'
+
+
+def delete_class(con: duckdb.DuckDBPyConnection, ref: str) -> str:
+    class_id, name, _ = find_class(con, ref)
+    _edit(
+        con,
+        "DELETE FROM class_members WHERE class_id = $id; DELETE FROM classes WHERE id = $id",
+        {"id": class_id},
+    )
+    return (
+        f'class {class_id} "{name}" deleted with its members; a synced class is re-created by the next sync'
+    )
+
+
+def add_member(con: duckdb.DuckDBPyConnection, class_ref: str, person_ref: str, role: str) -> str:
+    class_id, name, _ = find_class(con, class_ref)
+    person_id, _ = find_person(con, person_ref)
+    if role not in CLASS_ROLES:
+        raise EditError(f"role {role!r} is not a class role; allowed: {', '.join(CLASS_ROLES)}")
+    exists = con.execute(
+        "SELECT role, origin FROM class_members WHERE class_id = ? AND person_id = ?", [class_id, person_id]
+    ).fetchone()
+    if exists:
+        raise EditError(
+            f'person {person_id} is in class {class_id} "{name}" already ({exists[0]}, {exists[1]})'
+        )
+    _edit(
+        con,
+        "INSERT INTO class_members (class_id, person_id, role, origin) VALUES (?, ?, ?, 'manual')",
+        [class_id, person_id, role],
+    )
+    return f'person {person_id} added by hand to class {class_id} "{name}" as {role}'
+
+
+def remove_member(con: duckdb.DuckDBPyConnection, class_ref: str, person_ref: str) -> str:
+    class_id, name, _ = find_class(con, class_ref)
+    person_id, _ = find_person(con, person_ref)
+    found = con.execute(
+        "SELECT count(*) FROM class_members WHERE class_id = ? AND person_id = ?", [class_id, person_id]
+    ).fetchone()
+    if not found or not found[0]:
+        raise EditError(f'person {person_id} is not in class {class_id} "{name}"')
+    _edit(con, "DELETE FROM class_members WHERE class_id = ? AND person_id = ?", [class_id, person_id])
+    return f'person {person_id} removed from class {class_id} "{name}"'
+
+
+def set_role(con: duckdb.DuckDBPyConnection, community_ref: str, person_ref: str, role: str) -> str:
+    community_id = find_community(con, community_ref)
+    person_id, _ = find_person(con, person_ref)
+    if role not in COMMUNITY_ROLES:
+        raise EditError(f"role {role!r} is not a community role; allowed: {', '.join(COMMUNITY_ROLES)}")
+    old = con.execute(
+        "SELECT role FROM community_members WHERE community_id = ? AND person_id = ?",
+        [community_id, person_id],
+    ).fetchone()
+    if not old:
+        raise EditError(f"person {person_id} is not a member of community {community_ref}")
+    _edit(
+        con,
+        "UPDATE community_members SET role = ?, role_set_by_hand = true "
+        "WHERE community_id = ? AND person_id = ?",
+        [role, community_id, person_id],
+    )
+    return f"person {person_id}: role {old[0]} → {role} in {community_ref}; the sync keeps a role set by hand"
+
+
+def mark_registered(con: duckdb.DuckDBPyConnection, person_ref: str) -> str:
+    person_id, _ = find_person(con, person_ref)
+    _edit(
+        con,
+        "UPDATE people SET registered = true, registered_at = coalesce(registered_at, now()) WHERE id = ?",
+        [person_id],
+    )
+    return f"person {person_id} marked registered: new classes add them with no invitation"
+
+
+def _edit(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for statement in sql.split("; "):
+            con.execute(
+                statement,
+                params
+                if isinstance(params, list)
+                else {k: v for k, v in params.items() if f"${k}" in statement},
+            )
+        journal.count_change(con)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

@@ -1,0 +1,62 @@
+"""Held runs keep what they received, so `bloomz-sync approve` can re-plan them against a store that moved.
+
+The staged streams and the mapping's answers (the stg_*, map_* and norm_* temp tables) are copied to a
+DuckDB file beside the store, ``<store>.held/run-<id>.duckdb``; approve loads them back as the same temp
+tables and plans again. Approve and discard delete the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+_TABLES = (
+    "SELECT table_name FROM duckdb_tables() "
+    "WHERE temporary AND regexp_matches(table_name, '^(stg|map|norm)_')"
+)
+
+
+def held_file(database: Path, run_id: int) -> Path:
+    """Where a held run's staged input is kept."""
+    return database.with_name(database.name + ".held") / f"run-{run_id}.duckdb"
+
+
+def save(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> Path:
+    """Copy the run's staged input next to the store."""
+    path = held_file(database, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    tables = [name for (name,) in con.execute(_TABLES).fetchall()]
+    con.execute(f"ATTACH '{_quoted(path)}' AS held_run")
+    try:
+        for name in tables:
+            con.execute(f"CREATE TABLE held_run.{name} AS SELECT * FROM temp.{name}")
+    finally:
+        con.execute("DETACH held_run")
+    return path
+
+
+def load(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> None:
+    """Bring a held run's staged input back as temp tables."""
+    path = held_file(database, run_id)
+    if not path.exists():
+        raise FileNotFoundError(f"the staged input of held run {run_id} is missing: {path}")
+    con.execute(f"ATTACH '{_quoted(path)}' AS held_run (READ_ONLY)")
+    try:
+        names = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'held_run'"
+        ).fetchall()
+        for (name,) in names:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM held_run.{name}")
+    finally:
+        con.execute("DETACH held_run")
+
+
+def drop(database: Path, run_id: int) -> None:
+    """Forget a held run's staged input."""
+    held_file(database, run_id).unlink(missing_ok=True)
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")

@@ -1,0 +1,46 @@
+"""The people side of a run, as target.py calls it: in the apply transaction, and after the run.
+
+In the transaction (:func:`in_apply`): family codes for students without a parent, the invitations of the
+people the plan added, and the Bulk Import Status e-mails, so all of them commit with the run or not at
+all. After the run, whatever its end (:func:`after_run`): the status e-mails of a run that was not
+applied (dry run, held, failed), then delivery of everything pending in the outbox, this run's and any
+earlier run's left by a crash or a channel that was down.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import duckdb
+
+from target_bloomz.family_code_assignment import assign_family_codes
+from target_bloomz.invite import InvitationCounts, queue_invitations
+from target_bloomz.mapping import Mapping
+from target_bloomz.notify import queue_status_emails
+from target_bloomz.outbox import DeliveryReport, DeliverySettings, deliver_pending
+
+log = logging.getLogger(__name__)
+
+
+def in_apply(con: duckdb.DuckDBPyConnection, run_id: int, mapping: Mapping, *, signup_url: str) -> None:
+    """Family codes, invitations and status e-mails of an applied run, inside its transaction."""
+    codes = assign_family_codes(con)
+    invited: InvitationCounts = queue_invitations(con, run_id, mapping.options, signup_url=signup_url)
+    queue_status_emails(con, run_id)
+    log.info(
+        "run %s: %d family codes, %d invitation e-mails and %d text messages queued, "
+        "%d registered people added without invitation",
+        run_id,
+        codes,
+        invited.email,
+        invited.sms,
+        invited.registered,
+    )
+
+
+def after_run(con: duckdb.DuckDBPyConnection, run_id: int, settings: DeliverySettings) -> DeliveryReport:
+    """Queue the status e-mails of a run that did not apply, then deliver the outbox."""
+    queue_status_emails(con, run_id)
+    report = deliver_pending(con, settings)
+    log.info("outbox delivery: %s", report)
+    return report

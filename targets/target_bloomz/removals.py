@@ -1,0 +1,212 @@
+"""Removals: what a re-sync takes away (DESIGN.md rules 4, 6, 7), planned set-based after plan.py's tables.
+
+- Full Data: members of synced classes still in the source who are no longer in it leave those classes,
+  and synced people no longer in the source leave the community. Staff added to a class by hand stay
+  while "Do not override staff assignments" (keep_manual_staff) is on.
+- Archive (only with Full Data): synced classes whose section is gone, or no longer selected, are archived.
+- Scheduled import: parents (contacts) in synced classes who are not in the source are removed, also those
+  added by hand.
+
+Only streams pulled complete may cause a removal: a stream without ACTIVATE_VERSION, with records set
+aside, or empty while the store has data for it blocks the removals that depend on it, and the run says so.
+Output: temp tables ``p_class_archives``, ``p_class_member_removals`` and ``p_community_member_removals``,
+their plan rows (actions archive and remove) and warnings; ``apply_removals`` writes them in apply's
+transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from target_bloomz.mapping import Mapping
+
+# The streams each kind of removal depends on.
+_NEEDS = {
+    "archive": ("sections",),
+    "class_member": ("sections", "enrollments", "students", "staff"),
+    "parent": ("sections", "enrollments", "students", "contacts", "student_contacts"),
+    "student": ("students",),
+    "staff": ("staff",),
+    "community_parent": ("students", "contacts", "student_contacts"),
+}
+
+# Whether the store already holds data a stream feeds, in the run's communities: an empty pull of such a
+# stream is a failed pull, not "everyone left".
+_STORE_HAS = {
+    "sections": "SELECT count(*) FROM classes WHERE source = $source "
+    "AND community_id IN (SELECT community_id FROM p_communities)",
+    "enrollments": "SELECT count(*) FROM class_members m JOIN classes cl ON cl.id = m.class_id "
+    "WHERE cl.source = $source AND m.origin = 'sync' AND cl.community_id IN (SELECT community_id FROM "
+    "p_communities)",
+    "students": "SELECT count(*) FROM community_members WHERE role = 'Student' AND community_id IN "
+    "(SELECT community_id FROM p_communities)",
+    "staff": "SELECT count(*) FROM community_members m JOIN people p ON p.id = m.person_id WHERE p.kind = "
+    "'staff' AND m.community_id IN (SELECT community_id FROM p_communities)",
+    "contacts": "SELECT count(*) FROM community_members WHERE role = 'Parent' AND community_id IN "
+    "(SELECT community_id FROM p_communities)",
+    "student_contacts": "SELECT count(*) FROM community_members WHERE role = 'Parent' AND community_id IN "
+    "(SELECT community_id FROM p_communities)",
+}
+
+_ARCHIVES = """
+CREATE OR REPLACE TEMP TABLE p_class_archives AS
+SELECT cl.id AS class_id, cl.section_id, cl.name, c.key AS community_key,
+    CASE WHEN ps.section_id IS NULL THEN 'the section is no longer in the source'
+         ELSE 'the section is no longer selected by the mapping rule ' || ps.rule END AS reason
+FROM classes cl
+JOIN communities c ON c.id = cl.community_id
+LEFT JOIN p_sections ps ON ps.section_id = cl.section_id
+WHERE $archive AND cl.source = $source AND cl.status = 'active'
+  AND cl.community_id IN (SELECT community_id FROM p_communities)
+  AND (ps.section_id IS NULL OR NOT ps.selected)
+"""
+
+# Members of synced classes that are still in the source (archived ones keep their members for a revival).
+_CLASS_MEMBER_REMOVALS = """
+CREATE OR REPLACE TEMP TABLE p_class_member_removals AS
+SELECT m.class_id, m.person_id, m.role, m.origin, p.kind, cl.section_id,
+    (SELECT min(source_id) FROM person_sources s WHERE s.person_id = p.id AND s.source = $source)
+        AS source_id,
+    CASE WHEN p.kind = 'parent' AND NOT $full_data THEN 'scheduled'
+         ELSE 'full_data' END AS rule
+FROM class_members m
+JOIN classes cl ON cl.id = m.class_id
+JOIN people p ON p.id = m.person_id
+WHERE cl.id IN (SELECT class_id FROM p_classes WHERE live)
+  AND NOT EXISTS (SELECT 1 FROM p_class_members w WHERE w.class_id = m.class_id AND w.person_id = m.person_id)
+  AND CASE
+      WHEN p.kind = 'parent' THEN ($full_data OR $scheduled) AND $parent_ok
+      WHEN p.kind = 'staff' AND m.origin = 'manual' AND $keep_manual_staff THEN false
+      ELSE $full_data AND $member_ok
+  END
+"""
+
+_COMMUNITY_MEMBER_REMOVALS = """
+CREATE OR REPLACE TEMP TABLE p_community_member_removals AS
+SELECT m.community_id, m.person_id, m.role, p.kind, c.key AS community_key,
+    (SELECT min(source_id) FROM person_sources s WHERE s.person_id = p.id AND s.source = $source) AS source_id
+FROM community_members m
+JOIN people p ON p.id = m.person_id
+JOIN communities c ON c.id = m.community_id
+WHERE $full_data AND m.origin = 'sync'
+  AND m.community_id IN (SELECT community_id FROM p_communities)
+  AND NOT EXISTS (
+      SELECT 1 FROM p_community_members w WHERE w.community_id = m.community_id AND w.person_id = m.person_id)
+  AND CASE p.kind WHEN 'student' THEN $student_ok WHEN 'staff' THEN $staff_ok ELSE $community_parent_ok END
+"""
+
+_PLAN_ROWS = """
+INSERT INTO plan_rows
+SELECT $run, (SELECT coalesce(max(seq), 0) FROM plan_rows WHERE run_id = $run)
+        + row_number() OVER (ORDER BY ord, target, source_id),
+    entity, action, target_id, target, source_stream, source_id, rule, reason, before, after
+FROM (
+    SELECT 7 AS ord, 'class' AS entity, 'archive' AS action, class_id AS target_id,
+        community_key || ' / ' || name AS target, 'sections' AS source_stream, section_id AS source_id,
+        'archive' AS rule, reason, json_object('status', 'active') AS before,
+        json_object('status', 'archived') AS after
+    FROM p_class_archives
+    UNION ALL
+    SELECT 8, 'class_member', 'remove', person_id, 'class #' || class_id || ' / ' || kind || ' ' ||
+        coalesce(source_id, '#' || person_id),
+        CASE kind WHEN 'parent' THEN 'student_contacts' ELSE 'enrollments' END,
+        section_id || '/' || coalesce(source_id, '#' || person_id), rule,
+        CASE WHEN rule = 'scheduled' THEN 'scheduled import: a contact not in the source for this class'
+             ELSE 'Full Data: not in the source for this class' END ||
+            CASE WHEN origin = 'manual' THEN ' (added by hand)' ELSE '' END,
+        json_object('role', role, 'origin', origin), NULL
+    FROM p_class_member_removals
+    UNION ALL
+    SELECT 9, 'community_member', 'remove', person_id, community_key || ' / ' || kind || ' ' ||
+        coalesce(source_id, '#' || person_id),
+        CASE kind WHEN 'parent' THEN 'student_contacts' WHEN 'student' THEN 'students' ELSE 'staff' END,
+        source_id, 'full_data', 'Full Data: no longer in the source for this school',
+        json_object('role', role), NULL
+    FROM p_community_member_removals
+)
+"""
+
+
+def incomplete_streams(
+    con: duckdb.DuckDBPyConnection, source: str, complete_streams: list[str]
+) -> dict[str, str]:
+    """Streams that may not cause removals this run, each with the reason."""
+    rejects = dict(con.execute("SELECT stream, count(*) FROM stg_rejects GROUP BY stream").fetchall())
+    reasons = {}
+    for stream, store_sql in _STORE_HAS.items():
+        received = con.execute(f"SELECT count(*) FROM stg_{stream} WHERE _deleted_at IS NULL").fetchone()
+        if stream not in complete_streams:
+            reasons[stream] = "it did not close complete (no ACTIVATE_VERSION: an incremental or failed pull)"
+        elif rejects.get(stream):
+            reasons[stream] = f"{rejects[stream]} of its records were set aside"
+        elif received and received[0] == 0 and _scalar(con, store_sql, {"source": source}):
+            reasons[stream] = "it came back empty while the store has data for it"
+    return reasons
+
+
+def plan(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> None:
+    """Plan the run's archives and removals and save them as plan rows; say which were blocked and why."""
+    options = mapping.options
+    row = con.execute("SELECT complete_streams FROM runs WHERE id = ?", [run_id]).fetchone()
+    blocked = incomplete_streams(con, mapping.source, list(row[0] or []) if row else [])
+
+    def ok(need: str) -> bool:
+        return not any(stream in blocked for stream in _NEEDS[need])
+
+    params: dict[str, Any] = {
+        "source": mapping.source,
+        "full_data": options.full_data,
+        "archive": options.full_data and options.archive and ok("archive"),
+        "scheduled": options.scheduled,
+        "keep_manual_staff": options.keep_manual_staff,
+        "member_ok": ok("class_member"),
+        "parent_ok": ok("parent"),
+        "student_ok": ok("student"),
+        "staff_ok": ok("staff"),
+        "community_parent_ok": ok("community_parent"),
+    }
+    con.execute(_ARCHIVES, {k: params[k] for k in ("archive", "source")})
+    con.execute(
+        _CLASS_MEMBER_REMOVALS,
+        {
+            k: params[k]
+            for k in ("source", "full_data", "scheduled", "keep_manual_staff", "member_ok", "parent_ok")
+        },
+    )
+    con.execute(
+        _COMMUNITY_MEMBER_REMOVALS,
+        {k: params[k] for k in ("source", "full_data", "student_ok", "staff_ok", "community_parent_ok")},
+    )
+    con.execute(_PLAN_ROWS, {"run": run_id})
+    wanted = [
+        name for name, on in (("Full Data", options.full_data), ("Scheduled import", options.scheduled)) if on
+    ]
+    if wanted:
+        for stream, reason in sorted(blocked.items()):
+            con.execute(
+                "INSERT INTO run_issues VALUES (?, 'warning', ?, NULL, ?)",
+                [run_id, stream, f"{' and '.join(wanted)}: no removals from {stream} this run: {reason}"],
+            )
+
+
+_APPLY = [
+    """UPDATE classes SET status = 'archived', archived_at = now(), updated_run = $run
+       WHERE id IN (SELECT class_id FROM p_class_archives)""",
+    """DELETE FROM class_members m USING p_class_member_removals r
+       WHERE m.class_id = r.class_id AND m.person_id = r.person_id""",
+    """DELETE FROM community_members m USING p_community_member_removals r
+       WHERE m.community_id = r.community_id AND m.person_id = r.person_id""",
+]
+
+
+def apply_removals(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    """Write the planned archives and removals (called inside apply's transaction)."""
+    for sql in _APPLY:
+        con.execute(sql, {"run": run_id} if "$run" in sql else {})
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> int:
+    row = con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql}).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,70 @@
+"""Source-mirror tests: real roster-sandbox nights, the real tap-clever and target-bloomz executables, and
+the store compared through ``bloomz-sync export`` (helpers in nightly.py)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from roster_sandbox.testing import Sandbox, run_sandbox
+
+# tests/target_bloomz/district.py: the hand-made district and the run_target helper.
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    """Where this test's Bloomz store lives (created by the first run)."""
+    return tmp_path / "data" / "bloomz.duckdb"
+
+
+@pytest.fixture(scope="module")
+def mapping(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Clever default with safety limits out of the way (a held night is another test's subject)."""
+    path = tmp_path_factory.mktemp("mapping") / "nightly.yml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            extends: clever
+            safety_limits:
+              removals: {classes: {percent: 100}, class_memberships: {percent: 100}, people: {percent: 100}}
+              updates: {classes: {percent: 100}, class_memberships: {percent: 100}, people: {percent: 100}}
+            """
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_district(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic tiny district (about 50 students in 2 schools) the tests move forward night by night."""
+    folder = tmp_path_factory.mktemp("tiny")
+    done = subprocess.run(
+        [str(BIN / "roster-sandbox"), "generate", "tiny", "--out", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+@pytest.fixture(scope="module")
+def demo_copy(demo_district_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of Clever's demo district that the tests move forward night by night."""
+    folder = tmp_path_factory.mktemp("demo")
+    for dump in demo_district_dir.glob("*.json"):
+        shutil.copyfile(dump, folder / dump.name)  # copies of read-only files are writable
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_sandbox(tiny_district: Path) -> Iterator[Sandbox]:
+    with run_sandbox(tiny_district, rate_limit=0) as sandbox:
+        yield sandbox
