@@ -130,7 +130,7 @@ def test_a_pull_without_activate_version_removes_nothing(
     database: Path, mapping: Path, tmp_path: Path
 ) -> None:
     feed = "clever:nightly"  # the mapping file's stem
-    settings = {"database": str(database), "mapping": str(mapping)}
+    settings: dict[str, object] = {"database": str(database), "mapping": str(mapping)}
     assert run_target(settings, singer_lines(district()), tmp_path).returncode == 0
     before = export(database)
 
@@ -281,7 +281,7 @@ def test_a_tap_killed_mid_stream_removes_nothing(
         [BIN / "tap-clever", "--config", config], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
     assert tap.stdout is not None
-    lines = []
+    lines: list[bytes] = []
     while len([line for line in lines if b'"RECORD"' in line]) < 40:
         line = tap.stdout.readline()
         assert line, "tap-clever ended before the test could kill it"

@@ -12,6 +12,13 @@ from email.parser import BytesParser
 from typing import Any
 
 
+def body(message: EmailMessage, subtype: str) -> str:
+    """The text of a received e-mail's plain or html part."""
+    part = message.get_body(preferencelist=(subtype,))
+    assert part is not None, f"the e-mail has no {subtype} part"
+    return str(part.get_content())
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

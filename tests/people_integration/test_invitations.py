@@ -9,6 +9,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
+from tests.people_integration.people_smtp import body
 from tests.support.district import district, query, run_target, singer_lines
 
 INVITE_ALL = {
@@ -50,7 +51,7 @@ def test_invitations_by_email_and_text_once(target_config: Callable[..., dict], 
         "Cy Boss invited you to Lincoln Elementary on Bloomz",
     ]
     lincoln = next(m for m in mails["gus@example.org"] if "Lincoln" in str(m["Subject"]))
-    text = lincoln.get_body(preferencelist=("plain",)).get_content()
+    text = body(lincoln, "plain")
     assert "Homeroom - Smith" in text  # his class there
     assert "Dee" in text  # and his child
     texts = sms_lines(outbox)

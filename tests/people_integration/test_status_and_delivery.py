@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 from target_bloomz import notify, store
 
-from tests.people_integration.people_smtp import Mailbox, SmtpServer, free_port
+from tests.people_integration.people_smtp import Mailbox, SmtpServer, body, free_port
 from tests.support.district import TARGET, district, query, run_target, singer_lines
 
 CLI = str(Path(sys.executable).with_name("bloomz-sync"))
@@ -38,12 +38,12 @@ def test_invitation_and_status_email_over_smtp(
         "Your school invited you to Lincoln Elementary on Bloomz",
     ]
     status = next(m for m in ann if "Bulk Import Status" in str(m["Subject"]))
-    text = status.get_body(preferencelist=("plain",)).get_content()
+    text = body(status, "plain")
     assert "Classes                    1" in text  # Homeroom - Smith; the second one is left out
     assert 'WARNING sections sec2: section not imported: class name "Homeroom - Smith" is taken' in text
     assert "Send invitations to Teachers: On" in text
     assert "Invitations queued: 1 by e-mail." in text
-    html = status.get_body(preferencelist=("html",)).get_content()
+    html = body(status, "html")
     assert "<table" in html
     assert "Homeroom - Smith" in html
     # Jefferson's staff (Bob, Cy) have no e-mail: no status e-mail there, and no invitation.
@@ -105,11 +105,13 @@ def test_failed_run_status_names_the_error(
         )
         assert notify.queue_status_emails(con, 2) == 1
         assert notify.queue_status_emails(con, 2) == 0  # once per run and admin
-        subject, body = con.execute(
+        row = con.execute(
             "SELECT subject, body_text FROM outbox WHERE run_id = 2 AND kind = 'import_status'"
         ).fetchone()
+    assert row is not None, "no status e-mail was queued for the failed run"
+    subject, text = row
     assert subject == "Bulk Import Status: Lincoln Elementary (Clever): Failed, 1 error"
-    assert "run 2: nothing was applied: IOException: disk full" in body
+    assert "run 2: nothing was applied: IOException: disk full" in text
 
 
 def test_smtp_down_leaves_messages_for_the_next_run(
@@ -203,7 +205,7 @@ def test_bad_contact_details_are_warnings_on_the_person_by_id(
         "Bulk Import Status: Lincoln Elementary",
     ]
     status = cy[0]
-    text = status.get_body(preferencelist=("plain",)).get_content()
+    text = body(status, "plain")
     assert "WARNING staff tea2: e-mail address is not valid" in text
     assert "WARNING staff tea2: phone number is not valid" in text
     assert "bob.jones" not in text

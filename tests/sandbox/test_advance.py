@@ -170,7 +170,7 @@ def test_oneroster_serves_deletions_as_tobedeleted(district: Path) -> None:
         response = requests.get(
             f"{sandbox.oneroster_base_url('1.1')}/students",
             headers={"Authorization": f"Bearer {token}"},
-            params={"filter": f"dateLastModified>='{night}'", "limit": 10000},
+            params={"filter": f"dateLastModified>='{night}'", "limit": "10000"},
             timeout=30,
         )
         delta = response.json()["users"]

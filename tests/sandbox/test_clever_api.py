@@ -27,7 +27,7 @@ def read_all(sandbox: Sandbox, uri: str) -> list[dict]:
         assert response.status_code == 200, response.text
         body = response.json()
         records += [item["data"] for item in body["data"]]
-        uri = next((link["uri"] for link in body["links"] if link["rel"] == "next"), None)
+        uri = next((str(link["uri"]) for link in body["links"] if link["rel"] == "next"), "")
         pages += 1
         assert pages < 1000
     return records

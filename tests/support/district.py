@@ -140,7 +140,7 @@ def singer_lines(
     records: dict[str, list[dict[str, Any]]], *, state: dict | None = None, activate: bool = True
 ) -> str:
     """Singer messages for the records: SCHEMA, RECORDs, ACTIVATE_VERSION per stream, then STATE."""
-    lines = []
+    lines: list[dict[str, Any]] = []
     for stream, rows in records.items():
         lines.append(
             {
