@@ -204,7 +204,7 @@ _CSV_QUERIES = {
 )
 @click.pass_context
 def export(ctx: click.Context, fmt: str, output: Path | None) -> None:
-    """Everything in the store: communities, classes, people, members and roles (docs/export.md)."""
+    """Everything in the store: communities, classes, people, members and roles (README, "The export")."""
     with _open(ctx) as con:
         if fmt == "json":
             document = {name: _rows(con, sql) for name, sql in _EXPORT_QUERIES.items()}
