@@ -52,7 +52,7 @@ class Approved:
 
 def _held_run(con: duckdb.DuckDBPyConnection, run_id: int) -> tuple:
     row = con.execute(
-        "SELECT status, mapping_file, source, options, planned_at_change, singer_state, scope "
+        "SELECT status, mapping_file, source, options, planned_at_change, singer_state, scope, signup_url "
         "FROM runs WHERE id = ?",
         [run_id],
     ).fetchone()
@@ -70,7 +70,7 @@ def _mapping(mapping_file: str, source: str, options: str | None) -> Mapping:
 
 def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> Approved:
     """Plan the held run again against the store as it is, and apply it."""
-    _, mapping_file, source, options, planned_at, state, scope = _held_run(con, run_id)
+    _, mapping_file, source, options, planned_at, state, scope, signup_url = _held_run(con, run_id)
     mapping = _mapping(mapping_file, source, options)
     with locks.hold(database, scope or [], resync.holder()):
         moved = planned_at != journal.change_counter(con)
@@ -85,7 +85,8 @@ def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> Appr
         )
 
         def in_apply(con: duckdb.DuckDBPyConnection) -> None:
-            people_steps.in_apply(con, run_id, mapping, signup_url=DEFAULT_SIGNUP_URL)
+            # the link the target was given (a run held before store version 5 has none saved)
+            people_steps.in_apply(con, run_id, mapping, signup_url=signup_url or DEFAULT_SIGNUP_URL)
 
         apply.apply(con, run_id, mapping.source, before_commit=in_apply)
     held.drop(database, run_id)

@@ -27,7 +27,9 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "people": (("id",), "SELECT person_id AS id FROM p_people WHERE action IN ('create', 'update')"),
     "person_sources": (
         ("source", "kind", "source_id"),
-        "SELECT $source AS source, kind, source_id FROM p_people WHERE action = 'create'",
+        "SELECT $source AS source, kind, source_id FROM p_people WHERE action = 'create' "
+        # a churned Clever contact id matched to an existing parent (identity.APPLY_SQL)
+        "UNION SELECT $source, 'parent', source_id FROM p_contact_matches",
     ),
     "community_members": (
         ("community_id", "person_id"),

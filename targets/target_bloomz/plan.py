@@ -40,10 +40,10 @@ _PEOPLE_FIELDS = (
 )
 
 
-def _new_id(table: str, is_new: str, order: str) -> str:
-    """Ids for new rows: after the store's highest id, in a deterministic order."""
+def _new_id(table: str, is_new: str, order: str, *, also_taken: str = "SELECT 0") -> str:
+    """Ids for new rows: after the store's highest id (and ``also_taken``'s), in a deterministic order."""
     return (
-        f"(SELECT coalesce(max(id), 0) FROM {table}) + "
+        f"greatest((SELECT coalesce(max(id), 0) FROM {table}), ({also_taken})) + "
         f"sum(CASE WHEN {is_new} THEN 1 ELSE 0 END) OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING)"
     )
 
@@ -232,6 +232,11 @@ LEFT JOIN norm_phone np ON np.raw = raw.phone
 """
 
 
+# The id of a person undo deleted is not given again while messages name it: an invitation's key (and an
+# SMS provider's idempotency key) is per person id, so a new person must not inherit it.
+_MESSAGED_PEOPLE = "SELECT coalesce(max(person_id), 0) FROM outbox"
+
+
 def _people_sql() -> str:
     changed = " OR ".join(f"w.{f} IS DISTINCT FROM p.{f}" for f in _PEOPLE_FIELDS)
     return f"""
@@ -250,7 +255,9 @@ WITH joined AS (
     LEFT JOIN people p ON p.id = ps.person_id
 )
 SELECT *,
-    CASE WHEN existing_id IS NULL THEN {_new_id("people", "existing_id IS NULL", "kind, source_id")}
+    CASE WHEN existing_id IS NULL THEN {
+        _new_id("people", "existing_id IS NULL", "kind, source_id", also_taken=_MESSAGED_PEOPLE)
+    }
          ELSE existing_id END AS person_id
 FROM joined
 """

@@ -19,8 +19,12 @@ def start(
     complete_streams: list[str],
     record_counts: dict[str, int],
     singer_state: dict[str, Any] | None,
+    signup_url: str,
 ) -> int:
-    """Record a new run (status planned) with what it received; return its id."""
+    """Record a new run (status planned) with what it received; return its id.
+
+    ``signup_url`` is kept with the run so an approval of the held run invites with the same link.
+    """
     row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM runs").fetchone()
     run_id = int(row[0]) if row else 1
     scope = con.execute(
@@ -32,8 +36,8 @@ def start(
     }
     con.execute(
         """INSERT INTO runs (id, source, scope, school_ids, mapping_file, options, dry_run, status,
-               complete_streams, record_counts, singer_state, started_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?, ?, now())""",
+               complete_streams, record_counts, singer_state, signup_url, started_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?, ?, ?, now())""",
         [
             run_id,
             mapping.source,
@@ -45,6 +49,7 @@ def start(
             sorted(complete_streams),
             json.dumps(record_counts),
             json.dumps(singer_state) if singer_state is not None else None,
+            signup_url,
         ],
     )
     return run_id

@@ -14,7 +14,7 @@ import duckdb
 
 from target_bloomz import mirror
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _DDL_V1 = """
 CREATE TABLE store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -211,11 +211,17 @@ def _upgrade_to_3(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("INSERT OR REPLACE INTO store_meta VALUES ('change_counter', '0')")
 
 
+def _upgrade_to_5(con: duckdb.DuckDBPyConnection) -> None:
+    # Version 5 (undo gaps): a run keeps the target settings its approval needs, not only its options.
+    con.execute("ALTER TABLE runs ADD COLUMN signup_url VARCHAR")
+
+
 _UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _upgrade_to_1,
     2: _upgrade_to_2,
     3: _upgrade_to_3,
     4: mirror.create_tables,  # version 4: the source mirror (mirror.py)
+    5: _upgrade_to_5,
 }
 
 

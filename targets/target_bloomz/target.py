@@ -211,6 +211,7 @@ class TargetBloomz(Target):
                 complete_streams=complete_streams,  # complete in the mirror after the merge
                 record_counts=received,
                 singer_state=self._held_state,
+                signup_url=self.signup_url,
             )
             resync.after_start(con, run_id, self._taken_over)
             for stream, n in stage.other_streams(self.spool_dir).items():
@@ -244,8 +245,13 @@ class TargetBloomz(Target):
                 self._people_after_run(con, run_id)
             con.close()
 
+    @property
+    def signup_url(self) -> str:
+        """The sign-up link invitations carry."""
+        return str(self.config.get("signup_url") or DEFAULT_SIGNUP_URL)
+
     def _people_in_apply(self, run_id: int) -> Any:
-        signup_url = str(self.config.get("signup_url") or DEFAULT_SIGNUP_URL)
+        signup_url = self.signup_url
         return lambda con: people_steps.in_apply(con, run_id, self.mapping, signup_url=signup_url)
 
     def _people_after_run(self, con: Any, run_id: int) -> None:

@@ -2,9 +2,15 @@
 
 A row is reverted only when it is still exactly as the run left it (the journal's ``after``): a row a later
 run or an edit in Bloomz changed is left alone and named in the report. A class, person or community the
-run created is deleted only when nothing still refers to it. All in one transaction; the run becomes
-``undone``. Meltano's bookmark is not moved: the next full sync brings the source's view back (with Full
-Data on, the same removals again), which is why undo reports instead of guessing.
+run created is deleted only when nothing still refers to it. A family code stays with its student: a
+printed letter must stay valid. The run's messages still pending in the outbox (invitations, status
+e-mails) are withdrawn; those already sent cannot be unsent and are counted in the report (a person undo
+deletes is a new person, with a new id, when a later run re-creates them, so is invited again). All in one
+transaction; the run becomes ``undone``.
+
+Neither Meltano's bookmark nor the source mirror (mirror.py) is moved: both say what the source said, which
+undo does not change. So the next night, incremental or full, plans from the source as it is then and
+brings back whatever of the run the source still has (with Full Data on, the same removals again).
 """
 
 from __future__ import annotations
@@ -41,9 +47,18 @@ _REFERENCES = {
         "SELECT count(*) FROM classes WHERE community_id = $id",
         "SELECT count(*) FROM community_members WHERE community_id = $id",
     ],
-    "person_sources": ["SELECT count(*) FROM people WHERE id = $person_id"],
+    # the link made with its person stays while the person does; a link the run added to an existing
+    # person (a churned Clever contact id, identity.py) goes
+    "person_sources": ["SELECT count(*) FROM people WHERE id = $person_id AND created_run = $first_seen_run"],
     "community_sources": ["SELECT count(*) FROM communities WHERE id = $community_id"],
 }
+
+
+# Columns undo never takes back from a row it reverts: a family code, once given, stays valid.
+_KEPT = {"people": ("family_code",)}
+
+_SENT = "SELECT count(*) FROM outbox WHERE run_id = $run AND status = 'sent'"
+_WITHDRAW = "DELETE FROM outbox WHERE run_id = $run AND status = 'pending'"
 
 
 class UndoError(ValueError):
@@ -55,12 +70,22 @@ class UndoReport:
     run_id: int
     reverted: int = 0
     not_reverted: list[str] = field(default_factory=list)
+    withdrawn: int = 0  # outbox messages of the run that were still pending
+    already_sent: int = 0
 
     def text(self) -> str:
         lines = [f"Run {self.run_id} undone: {self.reverted} changes reverted."]
         if self.not_reverted:
             lines.append(f"{len(self.not_reverted)} changes could not be reverted:")
             lines += [f"  {line}" for line in self.not_reverted]
+        lines.append(
+            f"Outbox: {self.withdrawn} pending messages of the run withdrawn, "
+            f"{self.already_sent} already sent (a sent invitation cannot be unsent)."
+        )
+        lines.append(
+            "Meltano's bookmark and the source mirror are kept: the next sync plans from the source as it "
+            "is then, and brings back what of this run the source still has."
+        )
         return "\n".join(lines)
 
 
@@ -84,6 +109,8 @@ def undo(con: duckdb.DuckDBPyConnection, run_id: int) -> UndoReport:
                 report.not_reverted.append(f"{table} {row_key}: {problem}")
             else:
                 report.reverted += 1
+        report.already_sent = _count(con, _SENT, run_id)
+        report.withdrawn = _count(con, _WITHDRAW, run_id)
         con.execute(
             "UPDATE runs SET status = 'undone', status_reason = ? WHERE id = ?",
             [f"undone: {report.reverted} reverted, {len(report.not_reverted)} not", run_id],
@@ -128,12 +155,21 @@ def _revert(
     con.execute(f"DELETE FROM {table} WHERE {where}", key)
     if op != "insert" and before:
         values = json.loads(before)
+        for column in _KEPT.get(table, ()):
+            if values.get(column) is None:
+                values[column] = json.loads(now or "{}").get(column)
         names = list(values)
         con.execute(
             f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
             [values[n] for n in names],
         )
     return None
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str, run_id: int) -> int:
+    """The count a SELECT count(*) gives, or the rows a DELETE removed."""
+    row = con.execute(sql, {"run": run_id}).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _normal(row: str | None) -> Any:
