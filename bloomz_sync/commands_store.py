@@ -21,7 +21,9 @@ def _open(ctx: click.Context) -> duckdb.DuckDBPyConnection:
         raise click.ClickException(str(err)) from err
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+def _rows(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -33,9 +35,7 @@ def _loads(value: str | None) -> Any:
 
 _LAST_RUNS = """
 SELECT c.key AS community, c.name, r.id AS run, r.status, r.dry_run, r.started_at, r.finished_at, r.options,
-    r.counts, r.error,
-    (SELECT count(*) FROM run_issues i WHERE i.run_id = r.id AND i.severity = 'error') AS errors,
-    (SELECT count(*) FROM run_issues i WHERE i.run_id = r.id AND i.severity = 'warning') AS warnings
+    r.counts, r.error
 FROM communities c
 LEFT JOIN runs r ON r.id = (SELECT max(id) FROM runs WHERE list_contains(scope, c.key) AND NOT dry_run)
 ORDER BY c.key
@@ -66,12 +66,15 @@ def status(ctx: click.Context, fmt: str, max_issues: int) -> None:
         }
         for row in rows:
             row["options"], row["counts"] = _loads(row["options"]), _loads(row["counts"])
-            row["issues"] = _rows(
+            # the school's own errors and warnings and the run-level ones, as its status e-mail lists them
+            issues = _rows(
                 con,
-                "SELECT severity, stream, record_key, message FROM run_issues WHERE run_id = ? "
-                "ORDER BY severity, stream, record_key",
-                [row["run"]],
+                notify.ISSUES_OF_COMMUNITY + " ORDER BY severity, stream, record_key",
+                {"run": row["run"], "key": row["community"]},
             )
+            row["errors"] = sum(issue["severity"] == "error" for issue in issues)
+            row["warnings"] = len(issues) - row["errors"]
+            row["issues"] = issues
     if fmt == "json":
         click.echo(json.dumps(rows, default=str, indent=2))
         return

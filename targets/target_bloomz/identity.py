@@ -43,7 +43,7 @@ SELECT * FROM candidates QUALIFY row_number() OVER (PARTITION BY person_id ORDER
 """
 
 _REPORT = """
-INSERT INTO run_issues
+INSERT INTO run_issues (run_id, severity, stream, record_key, message)
 SELECT $run, 'warning', 'contacts', source_id,
     'matched to existing parent #' || person_id || ' (contact id ' || old_ids || ' before): same student ' ||
     student_id || ' and same ' || matched_by || '; no new account, no new invitation'

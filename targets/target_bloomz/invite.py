@@ -102,7 +102,8 @@ def queue_invitations(
     inviter = inviter_name(con, options.invite_from)
     if options.invite_from and inviter is None:
         con.execute(
-            "INSERT INTO run_issues VALUES (?, 'warning', 'options', 'invite_from', ?)",
+            "INSERT INTO run_issues (run_id, severity, stream, record_key, message) "
+            "VALUES (?, 'warning', 'options', 'invite_from', ?)",
             [
                 run_id,
                 f'"Invite from" names no staff member in the store: invitations come from "{NO_INVITER}"',

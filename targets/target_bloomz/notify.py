@@ -1,9 +1,10 @@
 """The Bulk Import Status: a run as the admins read it, and its e-mail to the "Notify to" roles.
 
 :func:`run_summary` reads one run from the store for one school community (the counts of that community's
-classes, students, parents and staff added, updated, removed and archived; every error and warning; why
-a run was held or failed; the options; the invitations queued). :func:`queue_status_emails` puts one
-e-mail per run and admin into the outbox, for every run status (applied, dry run, held, failed).
+classes, students, parents and staff added, updated, removed and archived; the errors and warnings about
+its records and the run-level ones, not another school's; why a run was held or failed; the options; the
+invitations queued). :func:`queue_status_emails` puts one e-mail per run and admin into the outbox, for
+every run status (applied, dry run, held, failed).
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ SELECT CASE what WHEN 'classes' THEN 'classes' WHEN 'staff' THEN 'staff' ELSE wh
 FROM scoped WHERE what <> '' AND label IS NOT NULL GROUP BY ALL
 """
 
+# The errors and warnings of a run one community's admins read: those about its records (issue_scope.py)
+# and the run-level ones (no communities), in run order.
+ISSUES_OF_COMMUNITY = """
+SELECT severity, stream, record_key, message FROM run_issues
+WHERE run_id = $run AND (coalesce(len(communities), 0) = 0 OR list_contains(communities, $key))
+"""
+
 _RECIPIENTS = """
 SELECT DISTINCT p.id, p.email FROM community_members m
 JOIN communities c ON c.id = m.community_id
@@ -72,7 +80,7 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: int, community_key: str)
     issues = [
         Issue(severity=severity, stream=stream or "", record=record or "", message=message)
         for severity, stream, record, message in con.execute(
-            "SELECT severity, stream, record_key, message FROM run_issues WHERE run_id = ?", [run_id]
+            ISSUES_OF_COMMUNITY, {"run": run_id, "key": community_key}
         ).fetchall()
     ]
     if error:

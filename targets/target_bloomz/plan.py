@@ -20,7 +20,7 @@ from typing import Any
 
 import duckdb
 
-from target_bloomz import identity, removals
+from target_bloomz import identity, issue_scope, removals
 from target_bloomz.mapping import Mapping
 
 # Staff first, then students, then parents: a class member appearing in several roles keeps the first.
@@ -402,7 +402,7 @@ FROM (
 # Warnings the admin must see: every set-aside record, every section left out for its name, contact details
 # that could not be used (by id only: never the value).
 _ISSUES = """
-INSERT INTO run_issues
+INSERT INTO run_issues (run_id, severity, stream, record_key, message)
 SELECT $run, 'error', stream, record_key, problem FROM stg_rejects
 UNION ALL
 SELECT $run, 'warning', 'sections', section_id, 'section not imported: ' || reason
@@ -466,6 +466,7 @@ def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> Plan
     con.execute(_ISSUES, {"run": run_id})
     identity.report_matches(con, run_id)
     removals.plan(con, mapping, run_id)  # re-sync (issue 7): archives and removals, complete pulls only
+    issue_scope.resolve(con, run_id)  # each issue to the school communities of its record (issue 8)
     counts: dict[str, dict[str, int]] = {}
     for entity, action, n in con.execute(
         "SELECT entity, action, count(*) FROM plan_rows WHERE run_id = ? GROUP BY ALL ORDER BY ALL", [run_id]

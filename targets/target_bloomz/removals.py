@@ -186,7 +186,8 @@ def plan(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> None:
     if wanted:
         for stream, reason in sorted(blocked.items()):
             con.execute(
-                "INSERT INTO run_issues VALUES (?, 'warning', ?, NULL, ?)",
+                "INSERT INTO run_issues (run_id, severity, stream, record_key, message) "
+                "VALUES (?, 'warning', ?, NULL, ?)",
                 [run_id, stream, f"{' and '.join(wanted)}: no removals from {stream} this run: {reason}"],
             )
 

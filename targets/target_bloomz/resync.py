@@ -53,7 +53,7 @@ def after_start(con: duckdb.DuckDBPyConnection, run_id: int, taken: list[TakenOv
         {"run": run_id},
     )
     for lock in taken:
-        runs.add_issue(con, run_id, "warning", "locks", lock.scope, lock.message())
+        runs.add_issue(con, run_id, "warning", "locks", lock.scope, lock.message(), communities=[lock.scope])
         print(f"Run {run_id}: {lock.message()}", file=sys.stderr, flush=True)
 
 

@@ -56,10 +56,24 @@ def start(
 
 
 def add_issue(
-    con: duckdb.DuckDBPyConnection, run_id: int, severity: str, stream: str, key: str | None, message: str
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    severity: str,
+    stream: str,
+    key: str | None,
+    message: str,
+    *,
+    communities: list[str] | None = None,
 ) -> None:
-    """Record one error or warning of a run."""
-    con.execute("INSERT INTO run_issues VALUES (?, ?, ?, ?, ?)", [run_id, severity, stream, key, message])
+    """Record one error or warning of a run; ``communities`` None: it concerns every community of the run.
+
+    Issues about a record get their communities from issue_scope.resolve at the end of the plan.
+    """
+    con.execute(
+        "INSERT INTO run_issues (run_id, severity, stream, record_key, message, communities) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [run_id, severity, stream, key, message, communities],
+    )
 
 
 def save_counts(con: duckdb.DuckDBPyConnection, run_id: int, counts: dict[str, dict[str, int]]) -> None:

@@ -3,7 +3,8 @@
 For every standard stream ``s`` this builds ``stg_<s>`` (one row per key, the last record wins) from the
 contract schema in ``schemas/roster/``. A record that breaks the contract (missing key, wrong type, bad
 date, unknown field, value outside an enum, a reference to an unknown section, student or contact) is
-set aside into ``stg_rejects`` with its reason: the run reports it, it never stops the run.
+set aside into ``stg_rejects`` with its reason (and the record as received, so the run can still tell
+which school it concerns: issue_scope.py): the run reports it, it never stops the run.
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ def _key_expr(stream: str) -> str:
 def stage(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> dict[str, int]:
     """Build ``stg_<stream>`` for every standard stream, and ``stg_rejects``; return records per stream."""
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE stg_rejects (stream VARCHAR, record_key VARCHAR, problem VARCHAR)"
+        "CREATE OR REPLACE TEMP TABLE stg_rejects "
+        "(stream VARCHAR, record_key VARCHAR, problem VARCHAR, json JSON)"
     )
     received = {}
     for stream in contract.STREAMS:
@@ -138,7 +140,7 @@ def stage(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> dict[str, int]:
         )
         con.execute(
             f"INSERT INTO stg_rejects SELECT '{stream}', {_key_expr(stream)}, "
-            f"array_to_string(problems, '; ') FROM chk_{stream} WHERE len(problems) > 0"
+            f"array_to_string(problems, '; '), json FROM chk_{stream} WHERE len(problems) > 0"
         )
         keys = ", ".join(contract.key_properties(stream))
         con.execute(
@@ -191,7 +193,7 @@ def check_references(con: duckdb.DuckDBPyConnection, source: str) -> None:
         unknown = f"{column} NOT IN ({known} UNION ALL {store_known[what]})"
         con.execute(
             f"INSERT INTO stg_rejects SELECT '{stream}', {keys}, "
-            f"'{column}: unknown {what} ' || {column} FROM stg_{stream} WHERE {unknown}",
+            f"'{column}: unknown {what} ' || {column}, to_json(r) FROM stg_{stream} r WHERE {unknown}",
             {"source": source},
         )
         con.execute(f"DELETE FROM stg_{stream} WHERE {unknown}", {"source": source})

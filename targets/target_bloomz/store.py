@@ -14,7 +14,7 @@ import duckdb
 
 from target_bloomz import mirror
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _DDL_V1 = """
 CREATE TABLE store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -216,12 +216,19 @@ def _upgrade_to_5(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE runs ADD COLUMN signup_url VARCHAR")
 
 
+def _upgrade_to_6(con: duckdb.DuckDBPyConnection) -> None:
+    # Version 6 (issue 8): an issue names the school communities its record belongs to (issue_scope.py),
+    # so each school's status lists only its own; NULL or empty is run-level, and so is every older issue.
+    con.execute("ALTER TABLE run_issues ADD COLUMN communities VARCHAR[]")
+
+
 _UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _upgrade_to_1,
     2: _upgrade_to_2,
     3: _upgrade_to_3,
     4: mirror.create_tables,  # version 4: the source mirror (mirror.py)
     5: _upgrade_to_5,
+    6: _upgrade_to_6,
 }
 
 
