@@ -95,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--size", default="large", choices=["small", "large", "huge"])
+    parser.add_argument("--size", default="large", choices=["tiny", "small", "large", "huge"])
     parser.add_argument("--dir", type=Path, help="reuse a generated district instead of generating one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
