@@ -3,7 +3,9 @@
 Changes, each a share of the district (``change`` percent of the students, at least one of each): withdrawn
 students (and contacts left with no student), new students (most with a new contact), new contacts for
 existing students, students moved between sections, section renames, student renames, teachers moved to
-another school (their sections there go to a colleague), contact phone changes.
+another school (their sections there go to a colleague), contact phone changes, students moved to another
+school (out of their sections, into a new classmate's), students taking a section at another school, and
+teachers co-teaching a section at another school (the last three bring people into a school's scope).
 
 As Clever does, a contact without ``sis_id`` whose record changes is deleted and re-created under a new id;
 one with ``sis_id`` is updated in place. The events are computed by comparing the directory before and after,
@@ -118,6 +120,9 @@ class _Changer:
         self.rename_students(max(1, self.n // 4))
         self.move_teachers(self.n_staff)
         self.change_contacts(max(1, self.n // 2))
+        self.change_schools(max(1, self.n // 4))
+        self.cross_enrol(max(1, self.n // 4))
+        self.add_outside_teachers(self.n_staff)
         self.churn_contacts()
         return self.counts
 
@@ -213,11 +218,15 @@ class _Changer:
         for sid in self._sample(self.students, k):
             self._add_contact([sid], self.users[sid]["name"].get("last") or "Family")
 
-    def move_students(self, k: int) -> None:
-        """A student leaves one section for another section of the same school."""
+    def _sections_by_school(self) -> dict[str, list[dict[str, Any]]]:
         by_school: dict[str, list[dict[str, Any]]] = {}
         for sec_id in sorted(self.sections):
             by_school.setdefault(self.sections[sec_id].get("school") or "", []).append(self.sections[sec_id])
+        return by_school
+
+    def move_students(self, k: int) -> None:
+        """A student leaves one section for another section of the same school."""
+        by_school = self._sections_by_school()
         candidates = sorted(sid for sid, s in self.sections.items() if s.get("students"))
         for sec_id in self._sample(candidates, k):
             source = self.sections[sec_id]
@@ -285,6 +294,68 @@ class _Changer:
             detail["phone"] = f"(773) 555-01{self.rng.randint(0, 99):02d}"
             self.touched_contacts.add(uid)
             self._count("contacts changed")
+
+    def change_schools(self, k: int) -> None:
+        """A student moves to another school: out of their sections, into those of a student of the same
+        grade there (of any grade when none has it)."""
+        schools = sorted({s.get("school") for s in self.sections.values() if s.get("school")})
+        sections_of: dict[str, list[dict[str, Any]]] = {}
+        for section in self.sections.values():
+            for sid in section.get("students") or []:
+                sections_of.setdefault(sid, []).append(section)
+        by_school: dict[str, list[str]] = {}
+        for sid in self.students:
+            by_school.setdefault(self.users[sid]["roles"]["student"].get("school") or "", []).append(sid)
+        moved: set[str] = set()
+        for sid in self._sample(self.students, k):
+            detail = self.users[sid]["roles"]["student"]
+            choices = [s for s in schools if s != detail.get("school") and by_school.get(s)]
+            if not choices:
+                continue
+            new = self.rng.choice(choices)
+            peers = [p for p in by_school[new] if p not in moved]
+            if not peers:
+                continue
+            same_grade = [
+                p for p in peers if self.users[p]["roles"]["student"].get("grade") == detail.get("grade")
+            ]
+            peer = self.rng.choice(same_grade or peers)
+            for section in sections_of.pop(sid, []):
+                section["students"] = [s for s in section["students"] if s != sid]
+            sections_of[sid] = list(sections_of.get(peer, []))
+            for section in sections_of[sid]:
+                section["students"] = [*section["students"], sid]
+            detail["school"] = new
+            detail["schools"] = [new]
+            moved.add(sid)
+            self._count("students changed school")
+
+    def cross_enrol(self, k: int) -> None:
+        """A student also takes a section at another school (a shared program)."""
+        by_school = self._sections_by_school()
+        for sid in self._sample(self.students, k):
+            home = self.users[sid]["roles"]["student"].get("school")
+            choices = [s for s in sorted(by_school) if s and s != home]
+            if not choices:
+                continue
+            section = self.rng.choice(by_school[self.rng.choice(choices)])
+            if sid in (section.get("students") or []):
+                continue
+            section["students"] = [*(section.get("students") or []), sid]
+            self._count("students in another school's section")
+
+    def add_outside_teachers(self, k: int) -> None:
+        """A teacher co-teaches a section at a school they do not work at."""
+        by_school = self._sections_by_school()
+        for tid in self._sample([t for t in self.teachers if t in self.users], k):
+            detail = self.users[tid]["roles"]["teacher"]
+            home = {detail.get("school"), *(detail.get("schools") or [])}
+            choices = [s for s in sorted(by_school) if s and s not in home]
+            if not choices:
+                continue
+            section = self.rng.choice(by_school[self.rng.choice(choices)])
+            section["teachers"] = [*(section.get("teachers") or []), tid]
+            self._count("teachers added to another school's section")
 
     def churn_contacts(self) -> None:
         """Clever re-creates a changed contact that has no sis_id under a new id."""

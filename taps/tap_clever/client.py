@@ -64,6 +64,10 @@ class CleverStream(RESTStream[ParseResult | None]):
     resource: str
     roles: tuple[str | None, ...] = (None,)
     record_type: str
+    # Whether the stream's school scope depends on other records (a student is in scope through a
+    # selected school's section). An event names only the record that changed, never the records that
+    # entered the scope because of it, so with `schools` set such a stream is pulled whole every run.
+    scope_follows_other_records = False
     path = "/{resource}"
     # records.py already builds every record to the contract's types; the SDK's recursive conforming pass
     # re-checked each value and was the tap's largest cost (bench/README.md, "tap-clever").
@@ -199,7 +203,7 @@ class CleverStream(RESTStream[ParseResult | None]):
         if self.events_since is not None:
             yield from self._records_from_events(self.events_since)
             return
-        newest = self._newest_event_id() if self.config.get("incremental") else None
+        newest = self._newest_event_id() if self.follows_events else None
         started = _now()
         version = self._stream_version = self._initialized_at // 1000  # every record of this pull carries it
         for position, role in enumerate(self.roles):
@@ -216,8 +220,7 @@ class CleverStream(RESTStream[ParseResult | None]):
         started = _now()
         last = since
         for event in self.fetch("events", _after(since) | {"record_type": self.record_type}):
-            # Deletions are judged without the scope: tonight's scope no longer knows what left it.
-            yield from events.changes(event, self.derive, self.records_of, self.primary_keys)
+            yield from events.changes(event, self.derive, self.primary_keys)
             last = event["id"]
         self._bookmark(last, started)
 
@@ -226,8 +229,20 @@ class CleverStream(RESTStream[ParseResult | None]):
         self.stream_state["events_read_at"] = read_at.isoformat()
         self.state_manager.is_flushed = False
 
+    @property
+    def follows_events(self) -> bool:
+        """Whether incremental runs read this stream from events (see ``scope_follows_other_records``)."""
+        scoped = bool(self.config.get("schools")) and self.scope_follows_other_records
+        return bool(self.config.get("incremental")) and not scoped
+
     def _plan_events(self) -> str | None:
-        if not self.config.get("incremental"):
+        if not self.follows_events:
+            if self.config.get("incremental"):
+                self.logger.info(
+                    "%s: pulled whole every run with `schools` set (who is in the schools' scope changes "
+                    "without an event about them)",
+                    self.name,
+                )
             return None
         state = self.stream_state
         if state.get("last_event_id") is None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from tap_clever.admin import verify_admin
 from tap_clever.errors import CleverError
+from tap_clever.shared import NO_ADMIN_EMAIL
 
 if TYPE_CHECKING:
     from tap_clever.tap import TapClever
@@ -89,4 +90,6 @@ def check(tap: TapClever) -> Report:
         except CleverError as exc:
             report.lines.append(f"Admin check FAILED: {exc}")
             report.ok = False
+    elif tap.config.get("schools"):
+        report.lines.append(f"Admin check skipped: {NO_ADMIN_EMAIL}")
     return report

@@ -18,14 +18,12 @@ from tap_clever.records import Record
 def changes(
     event: dict[str, Any],
     derive: Callable[[dict[str, Any]], Iterable[Record]],
-    derive_before: Callable[[dict[str, Any]], Iterable[Record]],
     key_properties: Sequence[str],
 ) -> Iterator[Record]:
     """The upserts, then the deletions, that one event makes to a stream.
 
-    ``derive`` gives the records the object yields for this run; an upsert is sent only when it differs
-    from what the object yielded before. ``derive_before`` casts the wider net for deletions (deleting a
-    record the target never had changes nothing; missing one would leave it there for good).
+    ``derive`` gives the records an object yields for this run; an upsert is sent only when it differs
+    from what the object yielded before, a deletion only for a record it yielded before and no longer does.
     """
     action = str(event.get("type", "")).rpartition(".")[2]
     data = event.get("data") or {}
@@ -38,15 +36,14 @@ def changes(
 
     if action == "created":
         was: dict[str, Any] = {}
-        unchanged: dict[tuple[Any, ...], Record] = {}
     else:
         was = current if action == "deleted" else merge(current, previous)
-        unchanged = keyed(derive(was)) if action == "updated" else {}
+    before = keyed(derive(was)) if was else {}
     now = {} if action == "deleted" else keyed(derive(current))
     for key, record in now.items():
-        if unchanged.get(key) != record:
+        if before.get(key) != record:
             yield record
-    for key, record in keyed(derive_before(was) if was else []).items():
+    for key, record in before.items():
         if key not in now:
             yield record | {"_sdc_deleted_at": event["created"]}
 

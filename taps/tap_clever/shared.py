@@ -16,6 +16,12 @@ REQUESTS_PER_MINUTE = 1100
 
 logger = logging.getLogger("tap-clever")
 
+NO_ADMIN_EMAIL = (
+    "`schools` is set but `admin_email` is not: the rule that a school-level import needs a Clever admin "
+    "(a district admin, or staff of every selected school) is NOT checked. Set admin_email to the e-mail "
+    "of the Bloomz admin linking the school."
+)
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -66,9 +72,13 @@ class Shared:
 
     def check_admin(self, fetch: Fetch) -> None:
         """Refuse the run when admin_email is set and is not a Clever admin of the selected schools."""
-        if self.config.get("admin_email") and not self._admin_verified:
+        if self._admin_verified:
+            return
+        if self.config.get("admin_email"):
             verify_admin(fetch, self.config["admin_email"], list(self.config.get("schools") or []))
-            self._admin_verified = True
+        elif self.config.get("schools"):
+            logger.warning(NO_ADMIN_EMAIL)
+        self._admin_verified = True  # checked (or warned about) once per run
 
     def scope(self, fetch: Fetch) -> Scope | None:
         """The school scope, or None when every school is synced."""

@@ -31,6 +31,7 @@ class TermsStream(CleverStream):
     name = "terms"
     resource = "terms"
     record_type = "terms"
+    scope_follows_other_records = True
 
     def records_of(self, obj: dict[str, Any]) -> Iterable[Record]:
         yield records.term(obj)
@@ -65,6 +66,7 @@ class StudentsStream(CleverStream):
     resource = "users"
     roles = ("student",)
     record_type = "users"
+    scope_follows_other_records = True
 
     def records_of(self, obj: dict[str, Any]) -> Iterable[Record]:
         record = records.student(obj)
@@ -81,6 +83,7 @@ class StaffStream(CleverStream):
     resource = "users"
     roles = ("teacher", "staff", "district_admin")
     record_type = "users"
+    scope_follows_other_records = True
 
     def records_of(self, obj: dict[str, Any]) -> Iterable[Record]:
         record = records.staff(obj)
@@ -95,6 +98,7 @@ class ContactsStream(CleverStream):
     resource = "users"
     roles = ("contact",)
     record_type = "users"
+    scope_follows_other_records = True
 
     def records_of(self, obj: dict[str, Any]) -> Iterable[Record]:
         record = records.contact(obj)
@@ -111,6 +115,7 @@ class StudentContactsStream(CleverStream):
     resource = "users"
     roles = ("contact",)
     record_type = "users"
+    scope_follows_other_records = True
 
     def records_of(self, obj: dict[str, Any]) -> Iterable[Record]:
         return records.student_contacts(obj)

@@ -13,6 +13,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -51,6 +52,64 @@ _COLUMNS: dict[str, tuple[str, str]] = {
     "preferredFamilyName": ("preferredLastName", "text"),
 }
 _USER_ID = re.compile(r"\{([^:{}]*):([^{}]*)\}")
+
+
+def _records(handle: IO[str], name: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each record of a CSV file.
+
+    A record spanning several lines is almost always an unclosed quote swallowing the lines after it (up to
+    the next quote, or the end of the file): such a stretch is read again line by line, so only the bad
+    line is lost. So is a record over the csv module's field size limit.
+    """
+    consumed: list[str] = []  # the physical lines of the record being read
+    number = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal number
+        for text in handle:
+            number += 1
+            consumed.append(text)
+            yield text
+
+    reader = csv.reader(lines())
+    while True:
+        consumed.clear()
+        cells: list[str] | None = None
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            logger.error(
+                "%s line %d: %s; reading its lines one by one", name, number - len(consumed) + 1, exc
+            )
+        first = number - len(consumed) + 1
+        if cells is not None and len(consumed) == 1:
+            yield first, cells
+        else:
+            yield from _line_by_line(list(consumed), first, name)
+
+
+def _line_by_line(stretch: list[str], first: int, name: str) -> Iterator[tuple[int, list[str]]]:
+    """Each line of a stretch as its own record; a line whose quote never closes is reported and skipped."""
+    for number, text in enumerate(stretch, start=first):
+        try:
+            cells = next(csv.reader([text]), [])
+        except csv.Error:
+            cells = [""]  # reported by the caller as a field count mismatch
+        if any("\n" in cell or "\r" in cell for cell in cells):
+            logger.error("%s line %d: malformed row skipped: a quoted field is never closed", name, number)
+            continue
+        yield number, cells
+
+
+def _instant(text: Any) -> datetime | None:
+    """A dateLastModified (or bookmark) as a point in time, so that formats compare; None if unreadable."""
+    try:
+        moment = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class BundleError(Exception):
@@ -129,23 +188,25 @@ class CsvSource:
                 raise BundleError(
                     f"the manifest of {self.path} lists {name}, but the bundle has no such file"
                 )
-            reader = csv.reader(handle)
-            header = [h.strip() for h in next(reader, [])]
-            for cells in reader:
+            header: list[str] | None = None
+            for line, cells in _records(handle, name):
+                if header is None:
+                    header = [h.strip() for h in cells]
+                    continue
                 if not any(c.strip() for c in cells):
                     continue
                 if len(cells) != len(header):
                     logger.error(
                         "%s line %d: malformed row skipped: %d fields where the header has %d",
                         name,
-                        reader.line_num,
+                        line,
                         len(cells),
                         len(header),
                     )
                     continue
                 row = dict(zip(header, cells, strict=True))
                 if not row.get("sourcedId", "").strip():
-                    logger.error("%s line %d: malformed row skipped: no sourcedId", name, reader.line_num)
+                    logger.error("%s line %d: malformed row skipped: no sourcedId", name, line)
                     continue
                 yield row
 
@@ -186,10 +247,11 @@ class CsvSource:
         """The collection's objects; with `since`, only those modified after it (bulk rows always pass)."""
         if self.file_mode(collection) == "absent":
             return
+        after = _instant(since)
         for row in self._rows(FILES[collection]):
             obj = row_to_object(row)
-            modified = obj.get("dateLastModified")
-            if since and modified and modified <= since:
+            modified = _instant(obj.get("dateLastModified"))
+            if after is not None and modified is not None and modified <= after:
                 continue
             if collection == "users" and obj["sourcedId"] in self._roles:
                 obj["roles"] = self._roles[obj["sourcedId"]]

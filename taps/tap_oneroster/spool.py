@@ -6,6 +6,7 @@ spool keeps one HTTP pass per collection, bounded memory, and one consistent sna
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Iterator
 from decimal import Decimal
@@ -29,6 +30,8 @@ class SpooledSource:
         # Roster data at rest: only this process may read it, and it is removed when the run ends.
         self._folder = tempfile.TemporaryDirectory(prefix="tap-oneroster-")
         self._spooled: dict[tuple[str, str | None], Path] = {}
+        # A name per read, not per finished read: reads nest (a delta of users consults every user).
+        self._names = itertools.count()
 
     def is_complete(self, collection: str) -> bool:
         return self._source.is_complete(collection)
@@ -38,7 +41,7 @@ class SpooledSource:
         if key in self._spooled:
             yield from self._replay(self._spooled[key])
             return
-        path = Path(self._folder.name) / f"{collection}-{len(self._spooled)}.jsonl"
+        path = Path(self._folder.name) / f"{collection}-{next(self._names)}.jsonl"
         encoder = msgspec.json.Encoder(decimal_format="number")  # the SDK parses numbers as Decimal
         with path.open("wb") as spool:
             for obj in self._source.read(collection, since):

@@ -31,8 +31,13 @@ class RosterStream(Stream):
         super().__init__(tap, name=self.name, schema=contract.load_schema(self.name))
         self.roster_tap = tap
         self.primary_keys = contract.key_properties(self.name)
-        if tap.config.get("incremental"):
+        if tap.config.get("incremental") and not self.rebuilt_each_run():
             self.replication_key = "updated_at"
+
+    def rebuilt_each_run(self) -> bool:
+        """True for a stream a delta cannot derive (a link dropped, or a change made through another
+        collection, leaves no record of its own): read whole every run, incremental or not, and closed."""
+        return False
 
     @property
     def emit_activate_version_messages(self) -> bool:
@@ -40,16 +45,17 @@ class RosterStream(Stream):
         # "this stream was pulled complete", so get_records writes it after the last record itself.
         return False
 
-    def closes_when_done(self) -> bool:
-        """A full sync of collections read whole ends with ACTIVATE_VERSION (a delta or a CSV delta never)."""
-        if self.replication_key or not self.config.get("emit_activate_version_messages", True):
+    def closes_when_done(self, since: str | None) -> bool:
+        """Collections read whole end with ACTIVATE_VERSION: a full sync, or an incremental run with no
+        bookmark yet (its first); a delta or a CSV delta never."""
+        if since is not None or not self.config.get("emit_activate_version_messages", True):
             return False
         # A CSV delta or absent file is not the whole collection: closing the stream would remove the rest.
         return all(self.roster_tap.source.is_complete(c) for c in self.collections)
 
     def get_records(self, context: Any) -> Iterable[Record]:
         since = self.get_starting_replication_key_value(context) if self.replication_key else None
-        version = self._initialized_at // 1000 if self.closes_when_done() else None
+        version = self._initialized_at // 1000 if self.closes_when_done(since) else None
         self._stream_version = version  # every record of this pull carries it
         yield from self.roster_records(since, mapping.now_utc())
         if version is not None and self.selected:
@@ -60,6 +66,17 @@ class RosterStream(Stream):
 
     def read(self, collection: str, since: str | None) -> Iterator[dict[str, Any]]:
         return self.roster_tap.source.read(collection, since)
+
+    @staticmethod
+    def scoped(record: Record, in_scope: bool, since: str | None, now: str) -> Record | None:
+        """The record if it belongs to the chosen schools. In a delta, one that does not is sent deleted:
+        it was deleted (its schools may be gone with it) or it left them (deleting what the target never
+        had is harmless)."""
+        if in_scope:
+            return record
+        if since is None:
+            return None
+        return {**record, "_sdc_deleted_at": record.get("_sdc_deleted_at") or record["updated_at"] or now}
 
 
 class SchoolsStream(RosterStream):
@@ -84,8 +101,13 @@ class TermsStream(RosterStream):
 
 
 class SectionsStream(RosterStream):
+    """Rebuilt each run: a new primary teacher may arrive only as enrollments, with no change to the class."""
+
     name = "sections"
     collections = ("classes",)
+
+    def rebuilt_each_run(self) -> bool:
+        return True
 
     def roster_records(self, since: str | None, now: str) -> Iterator[Record]:
         courses = {c["sourcedId"]: c for c in self.read("courses", None)}
@@ -104,8 +126,9 @@ class StudentsStream(RosterStream):
         for user in self.read("users", since):
             if mapping.user_kind(user) == "students":
                 record = mapping.student(user, now)
-                if self.roster_tap.any_school_in_scope(record["school_ids"]):
-                    yield record
+                in_scope = self.roster_tap.any_school_in_scope(record["school_ids"])
+                if scoped := self.scoped(record, in_scope, since, now):
+                    yield scoped
 
 
 class StaffStream(RosterStream):
@@ -122,18 +145,25 @@ class StaffStream(RosterStream):
                 known = people.get(record["id"])
                 people[record["id"]] = mapping.merge_staff(known, record) if known else record
         for record in people.values():
-            if self.roster_tap.any_school_in_scope(record["school_ids"]):
-                yield record
+            in_scope = self.roster_tap.any_school_in_scope(record["school_ids"])
+            if scoped := self.scoped(record, in_scope, since, now):
+                yield scoped
 
 
 class ContactsStream(RosterStream):
     name = "contacts"
     collections = ("users",)
 
+    def rebuilt_each_run(self) -> bool:
+        # With schools chosen, a contact leaves them with its student, and nothing of its own changes.
+        return bool(self.config.get("schools"))
+
     def roster_records(self, since: str | None, now: str) -> Iterator[Record]:
         for user in self.read("users", since):
-            if mapping.user_kind(user) == "contacts" and self.roster_tap.contact_in_scope(user["sourcedId"]):
-                yield mapping.contact(user, now)
+            if mapping.user_kind(user) == "contacts":
+                in_scope = self.roster_tap.contact_in_scope(user["sourcedId"])
+                if scoped := self.scoped(mapping.contact(user, now), in_scope, since, now):
+                    yield scoped
 
 
 class StudentContactsStream(RosterStream):
@@ -142,10 +172,16 @@ class StudentContactsStream(RosterStream):
     OneRoster models a link on both sides (a contact's agents are its students and the reverse). A contact's
     own list is used when it has one; a student's list only fills in for contacts that list no students.
     So every link is written once, as it is read, with nothing held in memory.
+
+    Rebuilt each run: a delta cannot say which links went (a contact deleted by id churn comes back with no
+    `agents`, and a student whose agents changed lists only the new ones).
     """
 
     name = "student_contacts"
     collections = ("users",)
+
+    def rebuilt_each_run(self) -> bool:
+        return True
 
     def roster_records(self, since: str | None, now: str) -> Iterator[Record]:
         index = self.roster_tap.user_index()
@@ -172,8 +208,10 @@ class EnrollmentsStream(RosterStream):
         for obj in self.read("enrollments", since):
             record = mapping.enrollment(obj, now)
             school_id = mapping.ref_id(obj.get("school"))
-            if record and (school_id is None or self.roster_tap.school_in_scope(school_id)):
-                yield record
+            if record:
+                in_scope = school_id is None or self.roster_tap.school_in_scope(school_id)
+                if scoped := self.scoped(record, in_scope, since, now):
+                    yield scoped
 
 
 STREAM_TYPES: tuple[type[RosterStream], ...] = (

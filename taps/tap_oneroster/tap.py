@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import click
+import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
@@ -165,6 +167,26 @@ class TapOneRoster(Tap):
 
     def discover_streams(self) -> list[RosterStream]:
         return [stream_type(self) for stream_type in STREAM_TYPES]
+
+    @classmethod
+    def invoke(cls, *args: Any, **kwargs: Any) -> None:
+        # The message names what failed and what to check; a traceback around it would bury it.
+        try:
+            super().invoke(*args, **kwargs)
+        except (FatalAPIError, BundleError, ValueError) as exc:
+            cls.logger.error("tap-oneroster stopped: %s", exc)
+            sys.exit(1)
+        except RetriableAPIError as exc:
+            cls.logger.error(
+                "tap-oneroster stopped: %s, and kept failing after retries; run again later.", exc
+            )
+            sys.exit(1)
+        except requests.RequestException as exc:
+            cls.logger.error(
+                "tap-oneroster stopped: could not reach the OneRoster server (%s); check base_url.",
+                type(exc).__name__,
+            )
+            sys.exit(1)
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:

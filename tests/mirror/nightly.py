@@ -24,13 +24,16 @@ class Night:
     records: int
 
 
-def tap_clever(sandbox: Sandbox, folder: Path, *, incremental: bool, state: dict | None) -> Path:
-    """Run tap-clever into ``folder/tap.singer``; return that file."""
+def tap_clever(
+    sandbox: Sandbox, folder: Path, *, incremental: bool, state: dict | None, schools: list[str] | None = None
+) -> Path:
+    """Run tap-clever (every school, or only ``schools``) into ``folder/tap.singer``; return that file."""
     folder.mkdir(parents=True, exist_ok=True)
     config = {
         "api_url": sandbox.clever_api_url,
         "district_token": sandbox.token,
         "incremental": incremental,
+        "schools": schools or [],
     }
     (folder / "tap-config.json").write_text(json.dumps(config))
     command = [str(BIN / "tap-clever"), "--config", str(folder / "tap-config.json")]

@@ -186,3 +186,56 @@ def test_advance_refuses_what_is_not_a_district(tmp_path: Path) -> None:
     (tmp_path / "sections.json").write_text("{}")
     (tmp_path / "districts.json").write_text(json.dumps({"data": []}))
     assert cli("advance", str(tmp_path), "--change", "0").returncode == 1
+
+
+def test_students_change_school_and_people_join_another_schools_sections(district: Path) -> None:
+    before = snapshot(district)
+    result = cli("advance", str(district), "--change", "5", "--seed", "2")
+    assert result.returncode == 0, result.stderr
+    for change in ("students changed school", "students in another school's section"):
+        assert change in result.stdout
+    assert "teachers added to another school's section" in result.stdout
+    after = snapshot(district)
+    events = {
+        (e["type"], e["data"]["object"]["id"]): e["data"]
+        for e in dumpfile.read_objects(district / "events.json")
+    }
+    school_of = {sid: s["school"] for sid, s in after["sections"].items()}
+
+    movers = [
+        uid
+        for uid, user in after["users"].items()
+        if "student" in user["roles"]
+        and uid in before["users"]
+        and user["roles"]["student"]["school"] != before["users"][uid]["roles"]["student"]["school"]
+    ]
+    assert movers
+    for uid in movers:
+        new, old = after["users"][uid]["roles"]["student"]["school"], before["users"][uid]["roles"]["student"]
+        assert after["users"][uid]["roles"]["student"]["schools"] == [new]
+        assert events[("users.updated", uid)]["previous_attributes"]["roles"]["student"] == old
+        now_in = {sid for sid, s in after["sections"].items() if uid in s["students"]}
+        assert {school_of[sid] for sid in now_in} == {new}, "out of the old school's sections, into new ones"
+
+    def works_at(uid: str) -> set[str]:
+        teacher = before["users"][uid]["roles"]["teacher"]
+        return {teacher["school"], *teacher.get("schools", [])}
+
+    outsiders = [
+        (sid, uid)
+        for sid, section in after["sections"].items()
+        for uid in set(section["teachers"]) - set(before["sections"][sid]["teachers"])
+        if uid in before["users"] and section["school"] not in works_at(uid)
+    ]
+    assert outsiders
+    for sid, uid in outsiders:
+        previous = events[("sections.updated", sid)]["previous_attributes"]
+        assert uid not in previous["teachers"]
+
+    visitors = [
+        uid
+        for sid, section in after["sections"].items()
+        for uid in set(section["students"]) - set(before["sections"][sid]["students"])
+        if section["school"] != after["users"][uid]["roles"]["student"]["school"]
+    ]
+    assert visitors, "a student takes a section at another school"

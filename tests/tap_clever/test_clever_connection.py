@@ -16,6 +16,9 @@ ALL_BUT_CONTACTS = (
 SCHOOL = "5a25ff950a5f621109000004"
 DISTRICT_ADMIN = "vicky.enalen@clever.com"
 TEACHER = "braeden_glover@example.net"
+NOT_CHECKED = (
+    "`schools` is set but `admin_email` is not: the rule that a school-level import needs a Clever admin"
+)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +104,23 @@ def test_district_admin_may_import_a_school(
     run = tap_run(tmp_path, config | {"schools": [SCHOOL], "admin_email": DISTRICT_ADMIN.upper()})
     assert run.returncode == 0, run.stderr[-3000:]
     assert len(run.records("sections")) == 165
+    assert NOT_CHECKED not in run.stderr
+
+
+def test_schools_without_admin_email_warn_that_the_admin_rule_is_not_checked(
+    demo_sandbox: Sandbox, tap_run: Callable[..., Any], tmp_path: Path, demo_full_run: Any
+) -> None:
+    config = {"district_token": demo_sandbox.token, "api_url": demo_sandbox.clever_api_url}
+    run = tap_run(tmp_path / "run", config | {"schools": [SCHOOL]})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert len(run.records("sections")) == 165  # a warning, not a refusal
+    assert run.stderr.count(NOT_CHECKED) == 1  # once per run, not once per stream
+    assert "Set admin_email" in run.stderr
+    assert NOT_CHECKED not in demo_full_run.stderr  # every school: the rule is about school-level imports
+
+    report = tap_run(tmp_path / "test", config | {"schools": [SCHOOL]}, None, "--test")
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert f"Admin check skipped: {NOT_CHECKED}" in report.stderr
 
 
 @pytest.mark.parametrize("email", [TEACHER, "nobody@example.net"], ids=["teacher", "unknown"])

@@ -1,6 +1,6 @@
 """Incremental syncs through Clever events: after any sequence of nights, the incremental records applied
-onto the previous snapshot equal a full sync of the same night (at the tap level; the store-level check
-belongs with target-bloomz)."""
+onto the previous snapshot equal a full sync of the same night (at the tap level; the store-level checks
+are in tests/mirror/)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from roster_sandbox import dumpfile
 from roster_sandbox.testing import Sandbox, run_sandbox
 
 from bloomz_sync import contract
 
 ROSTER_SANDBOX = str(Path(sys.executable).parent / "roster-sandbox")
 NIGHTS = 3
+SCHOOL = "5a25ff950a5f621109000004"
+# With `schools` set these are pulled whole every night: who is in scope changes without an event about them.
+SCOPE_FOLLOWS_OTHERS = {"terms", "students", "staff", "contacts", "student_contacts"}
 
 Snapshot = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
 
@@ -32,8 +36,12 @@ def snapshot(run: Any) -> Snapshot:
 
 
 def apply(previous: Snapshot, run: Any) -> Snapshot:
-    """What a target does with an incremental run: upsert each record, drop the deleted ones."""
+    """What a target does with an incremental run: upsert each record, drop the deleted ones; a stream
+    closed by ACTIVATE_VERSION was pulled whole and replaces what was there."""
     result = {stream: dict(records) for stream, records in previous.items()}
+    whole = {m["stream"] for m in run.messages if m["type"] == "ACTIVATE_VERSION"}
+    for stream in whole:
+        result[stream] = {}
     for message in run.messages:
         if message["type"] != "RECORD":
             continue
@@ -64,18 +72,40 @@ def _config(sandbox: Sandbox, **extra: Any) -> dict[str, Any]:
     return {"district_token": sandbox.token, "api_url": sandbox.clever_api_url} | extra
 
 
-@pytest.mark.parametrize("schools", [[], ["5a25ff950a5f621109000004"]], ids=["district", "one-school"])
+def entered_the_school(night_events: list[dict[str, Any]], staff: dict[Any, dict[str, Any]]) -> set[str]:
+    """Who joined SCHOOL tonight without an event about themselves: students who moved to it, and
+    teachers of another school added to one of its sections."""
+    entered = set()
+    for event in night_events:
+        data = event["data"]
+        now, previous = data["object"], data.get("previous_attributes") or {}
+        school_before = ((previous.get("roles") or {}).get("student") or {}).get("school")
+        if school_before and now["roles"]["student"]["school"] == SCHOOL != school_before:
+            entered.add(f"student {now['id']}")
+        if event["type"] == "sections.updated" and now["school"] == SCHOOL and "teachers" in previous:
+            for teacher in set(now["teachers"]) - set(previous["teachers"] or []):
+                if SCHOOL not in staff[(teacher,)]["school_ids"]:  # tonight's full sync has them
+                    entered.add(f"teacher {teacher}")
+    return entered
+
+
+@pytest.mark.parametrize("schools", [[], [SCHOOL]], ids=["district", "one-school"])
 def test_incremental_equals_full_over_several_nights(
     district: Path, nightly_sandbox: Sandbox, tap_run: Callable[..., Any], tmp_path: Path, schools: list[str]
 ) -> None:
+    pulled_whole = SCOPE_FOLLOWS_OTHERS if schools else set()
     first = tap_run(tmp_path / "n0", _config(nightly_sandbox, incremental=True, schools=schools))
     assert first.returncode == 0, first.stderr[-3000:]
-    # The first run pulls everything, closes each stream, and bookmarks the newest event for each stream.
-    assert [m for m in first.messages if m["type"] == "ACTIVATE_VERSION"]
-    assert set(first.state["bookmarks"]) == set(contract.STREAMS)
+    # The first run pulls everything, closes each stream, and bookmarks the newest event for each stream
+    # read from events.
+    assert {m["stream"] for m in first.messages if m["type"] == "ACTIVATE_VERSION"} == set(contract.STREAMS)
+    bookmarked = {s for s, b in first.state["bookmarks"].items() if "last_event_id" in b}
+    assert bookmarked == set(contract.STREAMS) - pulled_whole
     store, state = snapshot(first), first.state
     deletions = 0
+    entered: set[str] = set()
     for night in range(1, NIGHTS + 1):
+        events_before = len(dumpfile.read_objects(district / "events.json"))
         done = subprocess.run(
             [ROSTER_SANDBOX, "advance", str(district), "--change", "5", "--seed", str(night)],
             capture_output=True,
@@ -88,21 +118,38 @@ def test_incremental_equals_full_over_several_nights(
             night_dir / "inc", _config(nightly_sandbox, incremental=True, schools=schools), state
         )
         assert incremental.returncode == 0, incremental.stderr[-3000:]
-        assert not [m for m in incremental.messages if m["type"] == "ACTIVATE_VERSION"]
+        closed = {m["stream"] for m in incremental.messages if m["type"] == "ACTIVATE_VERSION"}
+        assert closed == pulled_whole
         full = tap_run(night_dir / "full", _config(nightly_sandbox, schools=schools))
         assert full.returncode == 0, full.stderr[-3000:]
 
+        deleted = [
+            (m["stream"], _key(m["stream"], m["record"]))
+            for m in incremental.messages
+            if m["type"] == "RECORD" and m["record"].get("_sdc_deleted_at")
+        ]
+        assert all(key in store[stream] for stream, key in deleted), "a deletion names what the target has"
         store = apply(store, incremental)
         expected = snapshot(full)
         for stream in contract.STREAMS:
             assert store[stream] == expected[stream], f"night {night}: {stream} differs"
-        changed = [m["record"] for m in incremental.messages if m["type"] == "RECORD"]
+        changed = [
+            m["record"]
+            for m in incremental.messages
+            if m["type"] == "RECORD" and m["stream"] not in pulled_whole
+        ]
         upserts = [r for r in changed if not r.get("_sdc_deleted_at")]
-        # Only what changed is sent (deletions may also name records outside the selected schools).
-        assert 0 < len(upserts) < sum(len(records) for records in expected.values()) / 2
+        # Streams read from events send only what changed.
+        from_events = sum(len(expected[s]) for s in contract.STREAMS if s not in pulled_whole)
+        assert 0 < len(upserts) < from_events / 2
         deletions += len(changed) - len(upserts)
+        night_events = dumpfile.read_objects(district / "events.json")[events_before:]
+        entered |= entered_the_school(night_events, expected["staff"])
         state = incremental.state
     assert deletions > 0
+    # The nights brought people into the school's scope with no event of their own (what the fix is about).
+    assert any(who.startswith("student") for who in entered)
+    assert any(who.startswith("teacher") for who in entered)
 
 
 def test_a_bookmark_older_than_30_days_falls_back_to_a_full_sync(

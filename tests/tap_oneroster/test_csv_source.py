@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 from pathlib import Path
 
@@ -141,3 +142,56 @@ def test_user_ids_cell() -> None:
         {"type": "State", "identifier": "5678"},
     ]
     assert parse_user_ids("") == []
+
+
+HEADER_11 = USERS_11.splitlines()[0] + "\n"
+
+
+def test_an_unclosed_quote_loses_only_its_own_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    users = (
+        HEADER_11
+        + "stu-1,,,true,sch-1,student,ava,,Ava,Stone,,10001,,,,,05,\n"
+        + 'stu-2,,,true,sch-1,student,ben,,"Ben,Stone,,10002,,,,,05,\n'  # the quote never closes
+        + "stu-3,,,true,sch-1,student,cy,,Cy,Stone,,10003,,,,,05,\n"
+        + "stu-4,,,true,sch-1,student,di,,Di,Stone,,10004,,,,,05,\n"
+    )
+    bundle = write_bundle(tmp_path / "b", {"file.users": "bulk"}, {"users.csv": users})
+    with caplog.at_level(logging.ERROR):
+        ids = [u["sourcedId"] for u in CsvSource(bundle).read("users")]
+
+    assert ids == ["stu-1", "stu-3", "stu-4"]
+    assert "users.csv line 3: malformed row skipped: a quoted field is never closed" in caplog.text
+
+
+def test_an_over_long_record_loses_only_its_own_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    huge = "x" * (csv.field_size_limit() + 10)
+    users = (
+        HEADER_11
+        + "stu-1,,,true,sch-1,student,ava,,Ava,Stone,,10001,,,,,05,\n"
+        + f'stu-2,,,true,sch-1,student,ben,,"{huge}",Stone,,10002,,,,,05,\n'
+        + "stu-3,,,true,sch-1,student,cy,,Cy,Stone,,10003,,,,,05,\n"
+    )
+    bundle = write_bundle(tmp_path / "b", {"file.users": "bulk"}, {"users.csv": users})
+    with caplog.at_level(logging.ERROR):
+        ids = [u["sourcedId"] for u in CsvSource(bundle).read("users")]
+
+    assert ids == ["stu-1", "stu-3"]
+    assert "users.csv line 3: field larger than field limit" in caplog.text
+    assert huge not in caplog.text
+
+
+def test_since_compares_points_in_time_not_text(tmp_path: Path) -> None:
+    users = (
+        HEADER_11
+        # 00:30 at UTC-5 is 05:30 UTC: after the bookmark, though its text sorts before it
+        + "stu-1,active,2026-10-01T00:30:00-05:00,true,sch-1,student,,,Ava,Stone,,,,,,,,\n"
+        # the bookmark's own instant written with milliseconds: not after it, though its text sorts after
+        + "stu-2,active,2026-10-01T05:00:00.000Z,true,sch-1,student,,,Ben,Stone,,,,,,,,\n"
+        + "stu-3,active,2026-09-30T23:00:00Z,true,sch-1,student,,,Cy,Stone,,,,,,,,\n"
+    )
+    bundle = write_bundle(tmp_path / "d", {"file.users": "delta"}, {"users.csv": users})
+
+    rows = CsvSource(bundle).read("users", since="2026-10-01T05:00:00Z")
+    assert [u["sourcedId"] for u in rows] == ["stu-1"]

@@ -145,6 +145,8 @@ def test_wrong_credentials_say_what_to_check_and_emit_nothing(demo_sandbox: Sand
         assert run.returncode != 0
         assert "check the Client ID" in run.stderr
         assert "wrong-secret" not in run.stderr
+        assert "Traceback" not in run.stderr
+        assert run.stderr.count("tap-oneroster stopped:") == 1
         assert run.records == {}
     assert "token request" in oauth2.stderr
     assert "HTTP 401" in oauth2.stderr
@@ -198,12 +200,33 @@ def test_a_server_that_keeps_failing_stops_with_a_clear_error(demo_sandbox: Sand
     finally:
         demo_sandbox.clear_faults()
 
-    assert run.returncode != 0
+    assert run.returncode == 1
     assert "OneRoster GET /classes: HTTP 500" in run.stderr
     assert "internal_server_error" in run.stderr
+    assert "kept failing after retries" in run.stderr
+    assert "Traceback" not in run.stderr
     # The stream that failed was never closed, so the target cannot take it as whole.
     assert "ACTIVATE_VERSION" not in run.stream_messages("sections")
     assert "ACTIVATE_VERSION" in run.stream_messages("contacts")  # read before the failure, and whole
+
+
+def test_a_1_2_error_envelope_becomes_one_line_naming_the_request_and_the_cause(
+    demo_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # OneRoster 1.2 answers errors as a bare imsx_StatusInfo object (1.1 wraps it in statusInfoSet).
+    path = "/ims/oneroster/rostering/v1p2/classes"
+    demo_sandbox.set_faults({"kind": "status", "status": 403, "path": path, "count": None})
+    try:
+        run = run_tap(tmp_path, sandbox_config(demo_sandbox, "1.2"))
+    finally:
+        demo_sandbox.clear_faults()
+
+    assert run.returncode == 1
+    [line] = [line for line in run.stderr.splitlines() if "tap-oneroster stopped:" in line]
+    assert "OneRoster GET /classes: HTTP 403" in line
+    assert "internal_server_error; injected fault 403" in line  # imsx_codeMinor and imsx_description
+    assert "ask the district to grant the API user access" in line
+    assert "Traceback" not in run.stderr
 
 
 def test_an_incremental_run_asks_only_for_what_changed_since_the_bookmark(
@@ -213,7 +236,7 @@ def test_an_incremental_run_asks_only_for_what_changed_since_the_bookmark(
         stream: sorted(r["updated_at"] for r in full_run_11.records[stream])[
             len(full_run_11.records[stream]) // 2
         ]
-        for stream in ("students", "contacts", "sections", "enrollments")
+        for stream in ("students", "contacts", "enrollments")
     }
     state = {
         "bookmarks": {
@@ -234,6 +257,10 @@ def test_an_incremental_run_asks_only_for_what_changed_since_the_bookmark(
         assert final["replication_key_value"] == max(r["updated_at"] for r in expected)
     # Streams without a bookmark are read whole on their first incremental run.
     assert len(run.records["schools"]) == DEMO_COUNTS["schools"]
+    # Sections and links are rebuilt whole every run, and closed so the target replaces them.
+    for stream in ("sections", "student_contacts"):
+        assert len(run.records[stream]) == DEMO_COUNTS[stream]
+        assert run.stream_messages(stream)[-1] == "ACTIVATE_VERSION"
 
 
 def test_a_short_lived_token_is_renewed_before_it_expires(
