@@ -13,8 +13,7 @@ from typing import Any
 
 import click
 import duckdb
-from target_bloomz import approval, edits, store, undo
-from target_bloomz.locks import SyncInProgress
+from target_bloomz import approval, edits, locks, store, undo
 from target_bloomz.mapping import MappingError
 
 
@@ -26,6 +25,8 @@ def _store(ctx: click.Context) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         con = store.connect(database)
     except (store.StoreError, duckdb.Error) as err:
+        if locks.is_store_busy(err):  # an import has the store open: say which, not DuckDB's lock error
+            raise click.ClickException(locks.busy_message(database)) from None
         raise click.ClickException(str(err)) from err
     try:
         yield con
@@ -33,7 +34,7 @@ def _store(ctx: click.Context) -> Iterator[duckdb.DuckDBPyConnection]:
         edits.EditError,
         approval.ApprovalError,
         undo.UndoError,
-        SyncInProgress,
+        locks.SyncInProgress,
         MappingError,
         FileNotFoundError,
     ) as err:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 import duckdb
-from target_bloomz import notify, store
+from target_bloomz import locks, notify, store
 from target_bloomz.render import render_status_text
 
 
@@ -18,6 +18,8 @@ def _open(ctx: click.Context) -> duckdb.DuckDBPyConnection:
     try:
         return store.connect(ctx.obj["database"], read_only=True)
     except (store.StoreError, duckdb.Error) as err:
+        if locks.is_store_busy(err):  # an import has the store open: say which, not DuckDB's lock error
+            raise click.ClickException(locks.busy_message(Path(ctx.obj["database"]))) from None
         raise click.ClickException(str(err)) from err
 
 

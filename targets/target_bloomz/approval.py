@@ -68,9 +68,29 @@ def _mapping(mapping_file: str, source: str, options: str | None) -> Mapping:
     return mapping.with_options(**json.loads(options or "{}"))
 
 
+def _superseded_by(con: duckdb.DuckDBPyConnection, run_id: int, scope: list[str]) -> int | None:
+    """A newer run of the same schools that applied: the held run's input is older than the store's."""
+    row = con.execute(
+        """SELECT min(id) FROM runs WHERE id > ? AND NOT dry_run AND status IN ('applied', 'undone')
+             AND len(list_intersect(scope, ?::VARCHAR[])) > 0""",
+        [run_id, scope],
+    ).fetchone()
+    return row[0] if row else None
+
+
 def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> Approved:
-    """Plan the held run again against the store as it is, and apply it."""
+    """Plan the held run again against the store as it is, and apply it.
+
+    Refused when a newer run of the same schools applied meanwhile: the held run carries an older source
+    picture, and applying it would roll that newer data back (and the source mirror with it).
+    """
     _, mapping_file, source, options, planned_at, state, scope, signup_url = _held_run(con, run_id)
+    newer = _superseded_by(con, run_id, list(scope or []))
+    if newer is not None:
+        raise ApprovalError(
+            f"run {run_id} is superseded by run {newer}: discard it (bloomz-sync discard {run_id}). "
+            f"Approving it would roll back the newer data of run {newer}."
+        )
     mapping = _mapping(mapping_file, source, options)
     with locks.hold(database, scope or [], resync.holder()):
         moved = planned_at != journal.change_counter(con)

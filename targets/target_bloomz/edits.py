@@ -2,7 +2,8 @@
 
 Each edit leaves the marks the sync respects: a rename sets ``name_edited`` (the sync keeps the name), a
 member added by hand has origin ``manual`` (kept under "Do not override staff assignments"), a role set by
-hand has ``role_set_by_hand`` (never changed by a sync), an archived class is skipped unless "recreate
+hand has ``role_set_by_hand`` (never changed by a sync), a member removed from a class by hand leaves a
+tombstone (the sync does not add them back), an archived class is skipped unless "recreate
 archived classes" is on, and a deleted class is re-created by the next sync. Every edit bumps the store's
 change counter, so a held run planned before it is re-planned when approved.
 """
@@ -14,6 +15,13 @@ import duckdb
 from target_bloomz import journal
 
 COMMUNITY_ROLES = ("School Admin", "School Office Staff", "School Support Staff", "Student", "Parent")
+# The community roles that fit each kind of person: a staff member can be raised or lowered among the staff
+# roles, a student is a Student and a parent a Parent.
+ROLES_OF_KIND = {
+    "staff": ("School Admin", "School Office Staff", "School Support Staff"),
+    "student": ("Student",),
+    "parent": ("Parent",),
+}
 CLASS_ROLES = ("teacher", "aide", "student", "parent")
 
 
@@ -117,8 +125,9 @@ def add_member(con: duckdb.DuckDBPyConnection, class_ref: str, person_ref: str, 
         )
     _edit(
         con,
-        "INSERT INTO class_members (class_id, person_id, role, origin) VALUES (?, ?, ?, 'manual')",
-        [class_id, person_id, role],
+        "INSERT INTO class_members (class_id, person_id, role, origin) VALUES ($class, $person, $role, "
+        "'manual'); DELETE FROM class_member_tombstones WHERE class_id = $class AND person_id = $person",
+        {"class": class_id, "person": person_id, "role": role},
     )
     return f'person {person_id} added by hand to class {class_id} "{name}" as {role}'
 
@@ -131,15 +140,28 @@ def remove_member(con: duckdb.DuckDBPyConnection, class_ref: str, person_ref: st
     ).fetchone()
     if not found or not found[0]:
         raise EditError(f'person {person_id} is not in class {class_id} "{name}"')
-    _edit(con, "DELETE FROM class_members WHERE class_id = ? AND person_id = ?", [class_id, person_id])
-    return f'person {person_id} removed from class {class_id} "{name}"'
+    # A tombstone keeps the sync from adding a synced member back (like any edit by hand), until the source
+    # drops and later re-adds them (removals.py clears it) or someone adds them back by hand.
+    _edit(
+        con,
+        "DELETE FROM class_members WHERE class_id = $class AND person_id = $person; "
+        "INSERT OR REPLACE INTO class_member_tombstones VALUES ($class, $person, now())",
+        {"class": class_id, "person": person_id},
+    )
+    return (
+        f'person {person_id} removed from class {class_id} "{name}"; the sync does not add them back '
+        "unless the source drops them and later adds them again"
+    )
 
 
 def set_role(con: duckdb.DuckDBPyConnection, community_ref: str, person_ref: str, role: str) -> str:
     community_id = find_community(con, community_ref)
-    person_id, _ = find_person(con, person_ref)
+    person_id, kind = find_person(con, person_ref)
     if role not in COMMUNITY_ROLES:
         raise EditError(f"role {role!r} is not a community role; allowed: {', '.join(COMMUNITY_ROLES)}")
+    if role not in ROLES_OF_KIND[kind]:
+        fits = ", ".join(ROLES_OF_KIND[kind])
+        raise EditError(f"role {role!r} does not fit person {person_id}, a {kind}; allowed: {fits}")
     old = con.execute(
         "SELECT role FROM community_members WHERE community_id = ? AND person_id = ?",
         [community_id, person_id],

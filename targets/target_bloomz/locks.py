@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 # An import of the largest district takes minutes; a lease this long only matters when the holder's host
 # cannot be asked (another machine sharing the store's folder).
@@ -43,6 +43,37 @@ class TakenOver:
 def lock_dir(database: Path) -> Path:
     """Where the locks of a store live."""
     return database.with_name(database.name + ".locks")
+
+
+def in_progress(database: Path) -> list[str]:
+    """ "sync in progress for <scope>: held by ... since ..." for each lock now beside the store."""
+    found = []
+    for path in sorted(lock_dir(database).glob("*.lock")):
+        try:
+            lock = json.loads(path.read_text() or "{}")
+        except (OSError, ValueError):  # released or half-written right now: not worth a message
+            continue
+        if lock:
+            scope = unquote(path.name.removesuffix(".lock"))
+            found.append(
+                f"sync in progress for {scope}: held by {lock.get('holder')} since {lock.get('since')}"
+            )
+    return found
+
+
+def is_store_busy(err: BaseException) -> bool:
+    """Whether opening the store failed because another process has it open (DuckDB's file lock)."""
+    return "Could not set lock on file" in str(err)
+
+
+def busy_message(database: Path) -> str:
+    """What an admin reads when the store is open in another process: the imports holding it, if known."""
+    held = in_progress(database)
+    if held:
+        return "; ".join(held) + ". Try again when it has ended."
+    return (
+        f"the Bloomz store {database} is open in another process (an import?). Try again when it has ended."
+    )
 
 
 def _alive(pid: int) -> bool:

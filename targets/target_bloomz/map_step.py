@@ -1,9 +1,9 @@
 """Map: ask the mapping file about each school, section and staff member, and normalise contact details.
 
 The mapping API works on one record at a time (its rules and Jinja2 templates are Python), so this step
-runs once per school, section and staff member, and once per distinct e-mail and phone number; the
-answers go back into DuckDB as columns in one statement each (``unnest`` of parallel lists), so everything
-about students, contacts and memberships stays set-based in plan.py.
+runs once per school, section and staff member, and once per e-mail and phone number the store has not
+checked before; the answers go back into DuckDB as columns in one statement each (``unnest`` of parallel
+lists), so everything about students, contacts and memberships stays set-based in plan.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from target_bloomz.contact_info import normalize_email, normalize_phone
-from target_bloomz.mapping import Mapping
+from target_bloomz.mapping import Mapping, MappingError
 
 
 def _records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
@@ -76,7 +76,11 @@ def map_schools(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:
 
 
 def map_sections(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:
-    """``map_sections(section_id, selected, rule, class_name)`` for the sections of selected schools."""
+    """``map_sections(section_id, selected, rule, class_name, problem)`` for the sections of selected schools.
+
+    A class name template that fails on one section (``teacher.last_name`` with no teacher) leaves that
+    section out with the template's error as ``problem``; the other sections go on.
+    """
     schools = {s["id"]: s for s in _records(con, "SELECT * EXCLUDE (_deleted_at, _line) FROM stg_schools")}
     teachers = {
         s["id"]: s
@@ -87,7 +91,7 @@ def map_sections(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:
         )
     }
     terms = {t["id"]: t for t in _records(con, "SELECT * EXCLUDE (_deleted_at, _line) FROM stg_terms")}
-    ids, selected, rules, names = [], [], [], []
+    ids, selected, rules, names, problems = [], [], [], [], []
     sections = _records(
         con,
         "SELECT * EXCLUDE (_deleted_at, _line) FROM stg_sections "
@@ -96,15 +100,19 @@ def map_sections(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:
     for section in sections:
         school = schools.get(section["school_id"]) or {"id": section["school_id"]}  # not resent
         chosen, rule = mapping.section_rule(section, school)
-        name = ""
+        name, problem = "", None
         if chosen:
             term = next((terms[t] for t in section["term_ids"] if t in terms), None)
             teacher = teachers.get(section["primary_teacher_id"] or "")
-            name = mapping.class_name(section, course=None, teacher=teacher, term=term, school=school).strip()
+            try:
+                name = mapping.class_name(section, course=None, teacher=teacher, term=term, school=school)
+            except MappingError as err:
+                chosen, rule, problem = False, "sections.class_name", str(err)
         ids.append(section["id"])
         selected.append(chosen)
         rules.append(rule)
-        names.append(name)
+        names.append(name.strip())
+        problems.append(problem)
     _columns_table(
         con,
         "map_sections",
@@ -113,6 +121,7 @@ def map_sections(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:
             "selected": ("BOOLEAN", selected),
             "rule": ("VARCHAR", rules),
             "class_name": ("VARCHAR", names),
+            "problem": ("VARCHAR", problems),
         },
     )
 
@@ -135,24 +144,77 @@ def map_staff(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:
 
 
 def normalize_contacts(con: duckdb.DuckDBPyConnection, region: str) -> None:
-    """``norm_email`` and ``norm_phone`` (raw, value, warning) over the distinct raw values."""
+    """``norm_email`` and ``norm_phone`` (raw, value, warning) over the distinct raw values.
+
+    A check's answer depends only on the raw value (and a phone's on the region too), so each value is
+    checked once per store: the answers are kept in ``contact_checks``, keyed by the raw value's hash (the
+    raw value itself is not kept), and only values not in it go through Python. The new answers wait in
+    ``new_contact_checks`` until ``save_contact_checks`` keeps them in the apply transaction.
+    """
     people = ("stg_students", "stg_staff", "stg_contacts")
-    for field, normalize in (
-        ("email", normalize_email),
-        ("phone", lambda raw: normalize_phone(raw, region)),
+    con.execute(f"CREATE OR REPLACE TEMP TABLE new_contact_checks ({_CHECK_COLUMNS})")
+    known = "contact_checks" if _has_contact_checks(con) else "new_contact_checks"  # a new store: none
+    for field, normalize, scope in (
+        ("email", normalize_email, ""),  # an e-mail address's check does not depend on the region
+        ("phone", lambda raw: normalize_phone(raw, region), region),
     ):
         union = " UNION ".join(f"SELECT {field} FROM {table} WHERE {field} IS NOT NULL" for table in people)
-        raws = [row[0] for row in con.execute(union).fetchall()]
+        key = {"field": field, "region": scope}
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE distinct_{field} AS "
+            f"SELECT raw, sha256(raw) AS raw_hash FROM ({union}) u(raw)"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE norm_{field} AS SELECT d.raw, k.value, k.warning "
+            f"FROM distinct_{field} d JOIN {known} k "
+            "ON k.field = $field AND k.region = $region AND k.raw_hash = d.raw_hash",
+            key,
+        )
+        sql = f"SELECT raw FROM distinct_{field} ANTI JOIN norm_{field} USING (raw)"
+        raws = [row[0] for row in con.execute(sql).fetchall()]
         results = [normalize(raw) for raw in raws]
         _columns_table(
             con,
-            f"norm_{field}",
+            f"checked_{field}",
             {
                 "raw": ("VARCHAR", raws),
                 "value": ("VARCHAR", [r.value for r in results]),
                 "warning": ("VARCHAR", [r.warning for r in results]),
             },
         )
+        con.execute(f"INSERT INTO norm_{field} SELECT raw, value, warning FROM checked_{field}")
+        con.execute(
+            "INSERT INTO new_contact_checks SELECT $field, $region, sha256(raw), value, warning "
+            f"FROM checked_{field}",
+            key,
+        )
+        con.execute(f"DROP TABLE distinct_{field}; DROP TABLE checked_{field}")
+
+
+_CHECK_COLUMNS = (
+    "field VARCHAR NOT NULL, region VARCHAR NOT NULL, raw_hash VARCHAR NOT NULL, "
+    "value VARCHAR, warning VARCHAR"
+)
+
+
+def _has_contact_checks(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'contact_checks'"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def save_contact_checks(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep this run's new e-mail and phone checks in the store (inside the apply transaction).
+
+    The table is made on first use, by an applied run only, so a dry run leaves the store as it was.
+    """
+    con.execute(f"CREATE TABLE IF NOT EXISTS contact_checks ({_CHECK_COLUMNS})")
+    con.execute(
+        "INSERT INTO contact_checks SELECT * FROM new_contact_checks n WHERE NOT EXISTS (SELECT 1 "
+        "FROM contact_checks c WHERE c.field = n.field AND c.region = n.region AND c.raw_hash = n.raw_hash)"
+    )
 
 
 def run(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:

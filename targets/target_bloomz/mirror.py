@@ -15,6 +15,9 @@ approval commits the mirror with it. All statements are set-based.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
+
 import duckdb
 
 from bloomz_sync import contract
@@ -53,11 +56,28 @@ def _same_key(stream: str, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{k} = {right}.{k}" for k in contract.key_properties(stream))
 
 
-def merge(con: duckdb.DuckDBPyConnection, feed: str, pulled_complete: set[str]) -> list[str]:
-    """Replace each ``stg_<stream>`` by the feed's merged mirror; return the streams complete after the merge.
+@dataclass(frozen=True)
+class Merged:
+    """What a merge found: the streams complete in the mirror afterwards, and how the run's pull compares."""
+
+    complete: list[str]  # complete after the merge: only these may cause removals (removals.py)
+    pulled_complete: list[str]  # closed by ACTIVATE_VERSION in this run's own input
+    cut_short: dict[str, int | None]  # stream → run of the mirror's last complete pull (see ``merge``)
+
+
+def merge(
+    con: duckdb.DuckDBPyConnection,
+    feed: str,
+    pulled_complete: set[str],
+    versioned: Collection[str] = (),
+) -> Merged:
+    """Replace each ``stg_<stream>`` by the feed's merged mirror; say which streams are complete after it.
 
     A stream is complete when it was pulled complete now (ACTIVATE_VERSION), or was complete before and
     only merged with deltas since: a partial pull only upserts, so nothing missing from it is lost.
+    A stream is *cut short* when its records carry a table version (``versioned``: a full pull started,
+    where a delta's records carry none) but it did not close, and the mirror had it complete: the pull
+    only upserts, its removals are judged from the mirror as of its last complete pull, and the run says so.
     Run after staging (contract rejects known) and before ``stage.check_references``, which then checks
     references against the merged picture.
     """
@@ -84,10 +104,17 @@ def merge(con: duckdb.DuckDBPyConnection, feed: str, pulled_complete: set[str]) 
             f"CREATE TEMP TABLE stg_{stream} AS {kept} SELECT * FROM {delta} WHERE _deleted_at IS NULL",
             {"feed": feed} if kept else {},
         )
-    earlier = con.execute(
-        "SELECT list(stream) FROM src_streams WHERE feed = ? AND complete", [feed]
-    ).fetchone()
-    return sorted(pulled_complete.union((earlier[0] if earlier else None) or []))
+    earlier = dict(
+        con.execute(
+            "SELECT stream, completed_run FROM src_streams WHERE feed = ? AND complete", [feed]
+        ).fetchall()
+    )
+    cut_short = {
+        stream: earlier[stream]
+        for stream in contract.STREAMS
+        if stream in versioned and stream not in pulled_complete and stream in earlier
+    }
+    return Merged(sorted(pulled_complete.union(earlier)), sorted(pulled_complete), cut_short)
 
 
 def _decide(

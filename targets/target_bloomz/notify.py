@@ -4,7 +4,7 @@
 classes, students, parents and staff added, updated, removed and archived; the errors and warnings about
 its records and the run-level ones, not another school's; why a run was held or failed; the options; the
 invitations queued). :func:`queue_status_emails` puts one e-mail per run and admin into the outbox, for
-every run status (applied, dry run, held, failed).
+every run status it is called for (applied, held, failed; a dry run sends nothing).
 """
 
 from __future__ import annotations

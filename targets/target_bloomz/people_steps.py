@@ -2,8 +2,8 @@
 
 In the transaction (:func:`in_apply`): family codes for students without a parent, the invitations of the
 people the plan added, and the Bulk Import Status e-mails, so all of them commit with the run or not at
-all. After the run, whatever its end (:func:`after_run`): the status e-mails of a run that was not
-applied (dry run, held, failed), then delivery of everything pending in the outbox, this run's and any
+all. After the run, whatever its end but a dry run (:func:`after_run`): the status e-mails of a run that
+was not applied (held, failed), then delivery of everything pending in the outbox, this run's and any
 earlier run's left by a crash or a channel that was down.
 """
 
@@ -39,7 +39,7 @@ def in_apply(con: duckdb.DuckDBPyConnection, run_id: int, mapping: Mapping, *, s
 
 
 def after_run(con: duckdb.DuckDBPyConnection, run_id: int, settings: DeliverySettings) -> DeliveryReport:
-    """Queue the status e-mails of a run that did not apply, then deliver the outbox."""
+    """Queue the status e-mails of a run that did not apply, then deliver the outbox (never for a dry run)."""
     queue_status_emails(con, run_id)
     report = deliver_pending(con, settings)
     log.info("outbox delivery: %s", report)

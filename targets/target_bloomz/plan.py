@@ -71,7 +71,7 @@ FROM joined
 _SECTIONS = """
 CREATE OR REPLACE TEMP TABLE p_sections AS
 SELECT s.id AS section_id, s.name AS section_name, s.primary_teacher_id, ms.selected, ms.rule, ms.class_name,
-    pc.community_id, pc.key AS community_key
+    ms.problem, pc.community_id, pc.key AS community_key
 FROM stg_sections s
 JOIN map_sections ms ON ms.section_id = s.id
 JOIN map_schools sch ON sch.school_id = s.school_id
@@ -129,6 +129,7 @@ WITH joined AS (
             WHEN rename_wins OR old_section_name IS DISTINCT FROM section_name THEN 'update'
         END AS action,
         CASE
+            WHEN NOT selected AND problem IS NOT NULL THEN problem
             WHEN NOT selected THEN 'not selected by the mapping rule ' || rule
             WHEN existing_id IS NULL AND class_name = '' THEN 'the class name template gave an empty name'
             WHEN existing_id IS NULL AND NOT new_wins THEN
@@ -200,8 +201,9 @@ CREATE OR REPLACE TEMP TABLE w_links AS
 SELECT sc.student_id, sc.contact_id, sc.relationship, sc.type
 FROM stg_student_contacts sc
 WHERE sc._deleted_at IS NULL
-  AND (CASE WHEN $contact_field = 'relationship' THEN sc.relationship ELSE sc.type END) IN (SELECT
-      unnest($include))
+  -- values match in any case, as Mapping.imports_contact says
+  AND lower(CASE WHEN $contact_field = 'relationship' THEN sc.relationship ELSE sc.type END) IN (SELECT
+      lower(unnest($include)))
   AND sc.student_id IN (SELECT source_id FROM k_student_schools)
   AND (sc.contact_id IN (SELECT id FROM stg_contacts WHERE _deleted_at IS NULL)
        OR sc.contact_id IN (SELECT source_id FROM person_sources WHERE source = $source AND kind = 'parent'))
@@ -316,18 +318,22 @@ WITH classes_now AS (
     FROM from_enrollments fe JOIN w_links l ON l.student_id = fe.source_id
     WHERE fe.kind = 'student'
 ), joined AS (
-    SELECT w.*, cn.class_id, pp.person_id, m.role AS old_role, m.origin
+    SELECT w.*, cn.class_id, pp.person_id, m.role AS old_role, m.origin, t.class_id IS NOT NULL AS tombstoned
     FROM wanted w
     JOIN classes_now cn ON cn.section_id = w.section_id
     JOIN k_people pp ON pp.kind = w.kind AND pp.source_id = w.source_id
     LEFT JOIN class_members m ON m.class_id = cn.class_id AND m.person_id = pp.person_id
+    -- removed from the class by hand in Bloomz (edits.remove_member): not added back
+    LEFT JOIN class_member_tombstones t ON t.class_id = cn.class_id AND t.person_id = pp.person_id
     QUALIFY row_number() OVER (PARTITION BY cn.class_id, pp.person_id ORDER BY {_CLASS_ROLE_ORDER}) = 1
 )
 SELECT *,
-    CASE WHEN old_role IS NULL THEN 'create'
+    CASE WHEN old_role IS NULL AND tombstoned THEN 'skip'
+         WHEN old_role IS NULL THEN 'create'
          WHEN old_role <> role AND origin = 'manual' THEN 'skip'
          WHEN old_role <> role THEN 'update' END AS action,
-    CASE WHEN old_role <> role AND origin = 'manual' THEN 'added by hand in Bloomz as ' || old_role END AS
+    CASE WHEN old_role IS NULL AND tombstoned THEN 'removed from the class by hand in Bloomz'
+         WHEN old_role <> role AND origin = 'manual' THEN 'added by hand in Bloomz as ' || old_role END AS
         reason
 FROM joined
 """
@@ -399,8 +405,9 @@ FROM (
 )
 """
 
-# Warnings the admin must see: every set-aside record, every section left out for its name, contact details
-# that could not be used (by id only: never the value).
+# Warnings the admin must see: every set-aside record, every section left out for its name or a template
+# error, a class left without its primary teacher, a student without the chosen id, contact details that
+# could not be used (by id only: never the value).
 _ISSUES = """
 INSERT INTO run_issues (run_id, severity, stream, record_key, message)
 SELECT $run, 'error', stream, record_key, problem FROM stg_rejects
@@ -414,6 +421,19 @@ SELECT $run, 'warning', CASE kind WHEN 'student' THEN 'students' WHEN 'staff' TH
     END,
     source_id, w
 FROM p_people, unnest([email_warning, phone_warning]) AS u(w) WHERE w IS NOT NULL
+UNION ALL
+SELECT $run, 'error', 'sections', section_id, 'section not imported: ' || problem
+FROM p_classes WHERE problem IS NOT NULL
+UNION ALL
+SELECT $run, 'warning', 'sections', section_id,
+    'primary_teacher_id: staff member ' || primary_teacher_id ||
+    ' is unknown or not in a selected school: the class has no teacher from the section'
+FROM p_classes
+WHERE live AND primary_teacher_id NOT IN (SELECT source_id FROM k_people WHERE kind = 'staff')
+UNION ALL
+SELECT $run, 'warning', 'students', source_id,
+    'students.id_field: the student has no ' || student_id_field || ': imported without a student id'
+FROM p_people WHERE kind = 'student' AND student_id IS NULL
 UNION ALL
 SELECT $run, 'warning', 'enrollments', e.section_id || '/' || e.user_id,
     'enrollment not imported: the user is not in a selected school'

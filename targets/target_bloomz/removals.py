@@ -9,9 +9,12 @@
 
 Only streams pulled complete may cause a removal: a stream without ACTIVATE_VERSION, with records set
 aside, or empty while the store has data for it blocks the removals that depend on it, and the run says so.
-Output: temp tables ``p_class_archives``, ``p_class_member_removals`` and ``p_community_member_removals``,
-their plan rows (actions archive and remove) and warnings; ``apply_removals`` writes them in apply's
-transaction.
+A member removed from a class by hand stays removed (plan.py skips them) until a complete pull no longer
+has them in that class: then their tombstone is cleared, so the source re-adding them later brings them back.
+
+Output: temp tables ``p_class_archives``, ``p_class_member_removals``, ``p_community_member_removals`` and
+``p_tombstones_cleared``, their plan rows (actions archive and remove) and warnings; ``apply_removals``
+writes them in apply's transaction.
 """
 
 from __future__ import annotations
@@ -97,6 +100,17 @@ WHERE $full_data AND m.origin = 'sync'
   AND CASE p.kind WHEN 'student' THEN $student_ok WHEN 'staff' THEN $staff_ok ELSE $community_parent_ok END
 """
 
+# Tombstones (a member removed from a class by hand) of members the complete source no longer has in the
+# class: forgotten, so a later re-add in the source brings the person back.
+_TOMBSTONES_CLEARED = """
+CREATE OR REPLACE TEMP TABLE p_tombstones_cleared AS
+SELECT t.class_id, t.person_id
+FROM class_member_tombstones t JOIN people p ON p.id = t.person_id
+WHERE t.class_id IN (SELECT class_id FROM p_classes WHERE live)
+  AND NOT EXISTS (SELECT 1 FROM p_class_members w WHERE w.class_id = t.class_id AND w.person_id = t.person_id)
+  AND CASE WHEN p.kind = 'parent' THEN $parent_ok ELSE $member_ok END
+"""
+
 _PLAN_ROWS = """
 INSERT INTO plan_rows
 SELECT $run, (SELECT coalesce(max(seq), 0) FROM plan_rows WHERE run_id = $run)
@@ -179,6 +193,7 @@ def plan(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> None:
         _COMMUNITY_MEMBER_REMOVALS,
         {k: params[k] for k in ("source", "full_data", "student_ok", "staff_ok", "community_parent_ok")},
     )
+    con.execute(_TOMBSTONES_CLEARED, {k: params[k] for k in ("member_ok", "parent_ok")})
     con.execute(_PLAN_ROWS, {"run": run_id})
     wanted = [
         name for name, on in (("Full Data", options.full_data), ("Scheduled import", options.scheduled)) if on
@@ -199,6 +214,8 @@ _APPLY = [
        WHERE m.class_id = r.class_id AND m.person_id = r.person_id""",
     """DELETE FROM community_members m USING p_community_member_removals r
        WHERE m.community_id = r.community_id AND m.person_id = r.person_id""",
+    """DELETE FROM class_member_tombstones t USING p_tombstones_cleared c
+       WHERE t.class_id = c.class_id AND t.person_id = c.person_id""",
 ]
 
 

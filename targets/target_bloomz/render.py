@@ -29,7 +29,7 @@ class RunSummary(TypedDict):
     run_id: int | str
     community: str  # the school community's name
     source: str  # "clever" | "oneroster" (or a preset name such as "skyward")
-    status: str  # planned | dry_run | applied | held | discarded | failed | undone
+    status: str  # planned | dry_run | applied | held | discarded | failed | undone | refused
     started_at: datetime | str
     finished_at: NotRequired[datetime | str | None]
     options: NotRequired[Mapping[str, Any]]  # ImportOptions fields (and mapping choices) by name
@@ -85,6 +85,7 @@ STATUS_LABELS = {
     "planned": "Planned",
     "discarded": "Discarded",
     "undone": "Undone",
+    "refused": "Refused: nothing was changed",
 }
 SOURCE_LABELS = {"clever": "Clever", "oneroster": "OneRoster", "skyward": "Skyward", "classlink": "ClassLink"}
 # The seed's words for the import options.

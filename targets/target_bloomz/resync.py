@@ -1,4 +1,4 @@
-"""The re-sync steps target.py calls around an import: the lock scope, lock takeovers, and holding a run.
+"""Re-sync steps target.py calls around an import: lock scope, lock takeovers, refusals, holding a run.
 
 Kept here so target.py only carries one-line hooks (DESIGN.md rules 4 to 8; locks.py, guard.py, held.py).
 """
@@ -9,31 +9,106 @@ import json
 import os
 import socket
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import duckdb
 
-from target_bloomz import guard, held, journal, runs
+from bloomz_sync import contract
+from target_bloomz import guard, held, journal, locks, mirror, runs, store
 from target_bloomz.locks import TakenOver
 from target_bloomz.mapping import Mapping, MappingError
 from target_bloomz.sinks import spool_file
 
 
-def scopes(mapping: Mapping, spool_dir: Path) -> list[str]:
-    """The community keys an import will touch, from the spooled schools (known before the store opens)."""
+def scopes(mapping: Mapping, spool_dir: Path, database: Path, feed: str) -> list[str]:
+    """The keys an import locks, known before it opens the store for writing.
+
+    The communities of the spooled schools; a delta usually has none, so then those of the feed's mirror
+    (the schools the feed was pulled with), else those the mapping names; as a last resort the feed itself.
+    """
+    keys = _communities(mapping, _spooled_schools(spool_dir))
+    if not keys:
+        keys = _communities(mapping, _mirrored_schools(database, feed))
+    if not keys:
+        keys = _configured(mapping)
+    return sorted(keys) or [f"feed:{feed}"]
+
+
+def _spooled_schools(spool_dir: Path) -> list[dict]:
     path = spool_file(spool_dir, "schools")
     if not path.exists():
         return []
-    keys = set()
+    schools = []
     with path.open("rb") as lines:
         for line in lines:
             try:
-                community = mapping.community_for(json.loads(line))
-            except (ValueError, MappingError):  # a bad school record is reported by staging, not here
-                community = None
-            if community is not None:
-                keys.add(community.key)
-    return sorted(keys)
+                schools.append(json.loads(line))
+            except ValueError:  # a bad school record is reported by staging, not here
+                continue
+    return schools
+
+
+def versioned_streams(spool_dir: Path) -> set[str]:
+    """Streams whose records carry a table version: a full pull started them (a delta's carry none)."""
+    found = set()
+    for stream in contract.STREAMS:
+        path = spool_file(spool_dir, stream)
+        if not path.exists():
+            continue
+        with path.open("rb") as lines:
+            first = lines.readline()
+        try:
+            if first and json.loads(first).get("_sdc_table_version") is not None:
+                found.add(stream)
+        except ValueError:  # a broken record is reported by staging
+            continue
+    return found
+
+
+def _mirrored_schools(database: Path, feed: str) -> list[dict]:
+    """The feed's schools in the store's mirror; none when the store is new, older or open elsewhere."""
+    if not database.exists():
+        return []
+    try:
+        with duckdb.connect(str(database), read_only=True) as con:
+            cursor = con.execute("SELECT * EXCLUDE (feed) FROM src_schools WHERE feed = ?", [feed])
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    except duckdb.Error:  # busy: the import holding it is found by the lock, or by opening the store
+        return []
+
+
+def _communities(mapping: Mapping, schools: list[dict]) -> set[str]:
+    keys = set()
+    for school in schools:
+        try:
+            community = mapping.community_for(school)
+        except (KeyError, TypeError, ValueError, MappingError):
+            community = None
+        if community is not None:
+            keys.add(community.key)
+    return keys
+
+
+def _configured(mapping: Mapping) -> set[str]:
+    """The communities a mapping names: its groups, and the schools it lists (not "all")."""
+    communities = mapping.resolved["communities"]
+    keys = {group["key"] for group in communities["groups"]}
+    if communities["schools"] != "all":
+        grouped = {school for group in communities["groups"] for school in group["schools"]}
+        keys |= {f"{mapping.source}:{school}" for school in communities["schools"] if school not in grouped}
+    return keys
+
+
+def open_store(database: Path) -> duckdb.DuckDBPyConnection:
+    """Open the store for an import; another process having it open means a sync is in progress."""
+    try:
+        return store.connect(database)
+    except store.StoreError as err:
+        if locks.is_store_busy(err):
+            raise locks.SyncInProgress(locks.busy_message(database)) from None
+        raise
 
 
 def holder() -> str:
@@ -41,9 +116,15 @@ def holder() -> str:
     return f"target-bloomz (pid {os.getpid()} on {socket.gethostname()})"
 
 
-def after_start(con: duckdb.DuckDBPyConnection, run_id: int, taken: list[TakenOver]) -> None:
-    """Remember the store's change counter the run plans against, and say which stale locks it took over."""
-    con.execute("UPDATE runs SET planned_at_change = ? WHERE id = ?", [journal.change_counter(con), run_id])
+def after_start(
+    con: duckdb.DuckDBPyConnection, run_id: int, taken: list[TakenOver], merged: mirror.Merged
+) -> None:
+    """Remember what the run planned against, say which stale locks it took over and which streams were
+    cut short."""
+    con.execute(
+        "UPDATE runs SET planned_at_change = ?, pulled_complete = ? WHERE id = ?",
+        [journal.change_counter(con), merged.pulled_complete, run_id],
+    )
     # This run holds the lock of its communities, so an earlier run of them still "planned" died mid-way.
     con.execute(
         """UPDATE runs SET status = 'failed', finished_at = now(),
@@ -55,6 +136,46 @@ def after_start(con: duckdb.DuckDBPyConnection, run_id: int, taken: list[TakenOv
     for lock in taken:
         runs.add_issue(con, run_id, "warning", "locks", lock.scope, lock.message(), communities=[lock.scope])
         print(f"Run {run_id}: {lock.message()}", file=sys.stderr, flush=True)
+    for stream, completed_run in sorted(merged.cut_short.items()):
+        message = f"did not close complete; removals judged from the mirror as of run {completed_run}"
+        runs.add_issue(con, run_id, "warning", stream, None, message)
+        print(f"Run {run_id}: {stream} {message}", file=sys.stderr, flush=True)
+
+
+def record_refused(
+    con: duckdb.DuckDBPyConnection, mapping: Mapping, scope: list[str] | None, reason: str
+) -> int:
+    """Record a run refused before it planned (status refused, with why), so admins see it; return its id.
+
+    ``scope`` None: the communities the mapping step found (map_schools).
+    """
+    school_ids = None
+    if scope is None:
+        row = con.execute(
+            "SELECT list(DISTINCT community_key ORDER BY community_key), list(school_id ORDER BY school_id) "
+            "FROM map_schools"
+        ).fetchone()
+        scope, school_ids = (list(row[0] or []), list(row[1] or [])) if row else ([], None)
+    row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM runs").fetchone()
+    run_id = int(row[0]) if row else 1
+    options = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(mapping.options).items()}
+    con.execute(
+        """INSERT INTO runs (id, source, scope, school_ids, mapping_file, options, status, status_reason,
+               error, started_at, finished_at)
+           VALUES (?, ?, ?, ?, ?, ?, 'refused', ?, ?, now(), now())""",
+        [
+            run_id,
+            mapping.source,
+            [key for key in scope if not key.startswith("feed:")],
+            school_ids,
+            str(mapping.path),
+            json.dumps(options),
+            reason,
+            f"refused, nothing applied: {reason}",
+        ],
+    )
+    print(f"Run {run_id} refused, nothing applied: {reason}", file=sys.stderr, flush=True)
+    return run_id
 
 
 def hold_if_over_limits(

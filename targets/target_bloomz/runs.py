@@ -100,7 +100,7 @@ def contact_field_values(
            ORDER BY field, 3 DESC, value"""
     ).fetchall()
     return [
-        (field, value, n, field == mapping.contact_field and value in mapping.contact_include)
+        (field, value, n, field == mapping.contact_field and mapping.imports_contact({field: value}))
         for field, value, n in rows
     ]
 

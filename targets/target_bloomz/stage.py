@@ -129,14 +129,13 @@ def stage(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> dict[str, int]:
             source = f"read_json_objects({_quote(str(spool))}, format = 'newline_delimited')"
         else:
             source = "(SELECT NULL::JSON AS json WHERE false)"
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE raw_{stream} AS "
-            f"SELECT row_number() OVER () AS _line, json FROM {source}"
-        )
         checks = ", ".join(_checks(stream))
+        # One copy of the input in DuckDB: number the lines (the last record of a key wins) and check
+        # them in the same pass; the numbering is a streaming window, so it costs no memory of its own.
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE chk_{stream} AS SELECT _line, json, "
-            f"list_filter([{checks}], lambda x: x IS NOT NULL) AS problems FROM raw_{stream}"
+            f"list_filter([{checks}], lambda x: x IS NOT NULL) AS problems "
+            f"FROM (SELECT row_number() OVER () AS _line, json FROM {source})"
         )
         con.execute(
             f"INSERT INTO stg_rejects SELECT '{stream}', {_key_expr(stream)}, "
@@ -149,9 +148,9 @@ def stage(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> dict[str, int]:
             f"FROM chk_{stream} WHERE len(problems) = 0 "
             f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _line DESC) = 1"
         )
-        row = con.execute(f"SELECT count(*) FROM raw_{stream}").fetchone()
+        row = con.execute(f"SELECT count(*) FROM chk_{stream}").fetchone()
         received[stream] = int(row[0]) if row else 0
-        con.execute(f"DROP TABLE raw_{stream}; DROP TABLE chk_{stream}")
+        con.execute(f"DROP TABLE chk_{stream}")  # free it before the next stream is read
     return received
 
 
@@ -167,6 +166,7 @@ def other_streams(spool_dir: Path) -> dict[str, int]:
 
 _REFERENCES = [
     # (stream, column, what, SQL set of known ids)
+    ("sections", "school_id", "school", "SELECT id FROM stg_schools"),
     ("enrollments", "section_id", "section", "SELECT id FROM stg_sections"),
     (
         "enrollments",
@@ -180,8 +180,13 @@ _REFERENCES = [
 
 
 def check_references(con: duckdb.DuckDBPyConnection, source: str) -> None:
-    """Set aside records pointing at a section, student or contact neither the input nor the store knows."""
+    """Set aside records pointing at a school, section, student or contact unknown to the input and the store.
+
+    A section with no school is set aside too (it would belong to no community); a deleted section is not
+    checked (its deletion needs no school).
+    """
     store_known = {
+        "school": "SELECT school_id FROM community_sources WHERE source = $source",
         "section": "SELECT section_id FROM classes WHERE source = $source",
         "student or staff member": "SELECT source_id FROM person_sources WHERE source = $source "
         "AND kind IN ('student', 'staff')",
@@ -190,10 +195,13 @@ def check_references(con: duckdb.DuckDBPyConnection, source: str) -> None:
     }
     for stream, column, what, known in _REFERENCES:
         keys = " || '/' || ".join(contract.key_properties(stream))
-        unknown = f"{column} NOT IN ({known} UNION ALL {store_known[what]})"
+        unknown = f"coalesce({column} NOT IN ({known} UNION ALL {store_known[what]}), true)"
+        if stream == "sections":
+            unknown += " AND _deleted_at IS NULL"
         con.execute(
             f"INSERT INTO stg_rejects SELECT '{stream}', {keys}, "
-            f"'{column}: unknown {what} ' || {column}, to_json(r) FROM stg_{stream} r WHERE {unknown}",
+            f"coalesce('{column}: unknown {what} ' || {column}, 'missing {column}'), to_json(r) "
+            f"FROM stg_{stream} r WHERE {unknown}",
             {"source": source},
         )
         con.execute(f"DELETE FROM stg_{stream} WHERE {unknown}", {"source": source})

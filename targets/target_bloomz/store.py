@@ -14,7 +14,7 @@ import duckdb
 
 from target_bloomz import mirror
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _DDL_V1 = """
 CREATE TABLE store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -222,6 +222,49 @@ def _upgrade_to_6(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE run_issues ADD COLUMN communities VARCHAR[]")
 
 
+_RUNS_V7 = """
+CREATE TABLE runs_v7 (
+    id BIGINT PRIMARY KEY,
+    source VARCHAR NOT NULL,
+    scope VARCHAR[],
+    school_ids VARCHAR[],
+    mapping_file VARCHAR,
+    options JSON,
+    dry_run BOOLEAN NOT NULL DEFAULT false,
+    status VARCHAR NOT NULL CHECK (status IN (
+        'planned', 'dry_run', 'applied', 'held', 'discarded', 'failed', 'undone', 'refused')),
+    status_reason VARCHAR,
+    complete_streams VARCHAR[],       -- complete in the feed's source mirror (mirror.py): only these remove
+    record_counts JSON,
+    counts JSON,
+    singer_state JSON,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    error VARCHAR,
+    planned_at_change BIGINT,
+    signup_url VARCHAR,
+    pulled_complete VARCHAR[]         -- closed by ACTIVATE_VERSION in this run's own input
+)
+"""
+
+
+def _upgrade_to_7(con: duckdb.DuckDBPyConnection) -> None:
+    # Version 7 (re-sync audit): a refused run is recorded (status 'refused'), a run keeps which streams
+    # it pulled complete itself, and a member removed from a synced class by hand stays removed.
+    # DuckDB cannot alter a CHECK constraint: the runs table is rebuilt.
+    con.execute(_RUNS_V7)
+    con.execute("INSERT INTO runs_v7 BY NAME SELECT * FROM runs")
+    con.execute("DROP TABLE runs")
+    con.execute("ALTER TABLE runs_v7 RENAME TO runs")
+    con.execute(
+        """CREATE TABLE class_member_tombstones (
+               class_id BIGINT NOT NULL,
+               person_id BIGINT NOT NULL,
+               removed_at TIMESTAMP NOT NULL,
+               PRIMARY KEY (class_id, person_id))"""
+    )
+
+
 _UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _upgrade_to_1,
     2: _upgrade_to_2,
@@ -229,6 +272,7 @@ _UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     4: mirror.create_tables,  # version 4: the source mirror (mirror.py)
     5: _upgrade_to_5,
     6: _upgrade_to_6,
+    7: _upgrade_to_7,
 }
 
 

@@ -35,6 +35,7 @@ EXPECTED = [
     ("WARNING contacts con4: phone number is not valid", JEFFERSON),  # parent of a Jefferson student only
     ("WARNING contacts con1: e-mail address is not valid", None),  # parent of students in both schools
     ("WARNING students stu4: e-mail address is not valid", None),  # a student of both schools
+    ("WARNING students stu4: students.id_field: the student has no sis_id", None),  # no student id
     ("WARNING courses : not a standard roster stream: 1 records not imported", None),  # run-level
 ]
 

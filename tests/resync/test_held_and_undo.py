@@ -141,3 +141,54 @@ def test_undo_says_what_it_could_not_revert(sync, database, cli):
     assert result.exit_code == 0, result.output
     assert f'classes {{"id":{class_id}}}: changed in Bloomz after the run' in result.output
     assert class_of(database, "sec3")[1] == "Math 7 - Room 12"
+
+
+def test_a_held_run_superseded_by_a_newer_applied_run_cannot_be_approved(limited, database, cli):
+    limited(district())
+    limited(_drop_grade_one(district()), full_data=True)  # run 2: held
+    newer = district()
+    newer["sections"][2]["name"] = "Math 7 Honors"
+    assert limited(newer).returncode == 0  # run 3 of the same schools applies meanwhile
+
+    result = cli("approve", "2")
+
+    assert result.exit_code != 0
+    assert "run 2 is superseded by run 3: discard it" in result.output
+    assert run_row(database, 2)[0] == "held"
+    assert class_of(database, "sec3")[1] == "Math 7 Honors", "run 3's newer data stays"
+    assert len(members(database, "sec1")) == 3
+    assert cli("discard", "2").exit_code == 0
+
+
+def test_a_held_run_approved_before_the_next_run_applies_and_the_next_run_follows(limited, database, cli):
+    limited(district())
+    limited(_drop_grade_one(district()), full_data=True)  # run 2: held
+    assert cli("approve", "2").exit_code == 0
+    newer = _drop_grade_one(district())
+    newer["sections"][2]["name"] = "Math 7 Honors"
+
+    assert limited(newer).returncode == 0
+
+    assert [run_row(database, run)[0] for run in (2, 3)] == ["applied", "applied"]
+    assert members(database, "sec1") == [("tea1", "teacher", "sync")]
+    assert class_of(database, "sec3")[1] == "Math 7 Honors"
+
+
+def test_an_update_over_its_limit_is_held(database, tmp_path, mapping_file, cli):
+    mapping = mapping_file("safety_limits:\n  updates:\n    classes: {count: 0}\n")
+    config = {"database": str(database), "mapping": str(mapping)}
+    assert run_target(config, singer_lines(district()), tmp_path).returncode == 0
+    renamed = district()
+    renamed["sections"][2]["name"] = "Math 7 Honors"
+
+    result = run_target(config, singer_lines(renamed), tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.states == []
+    assert run_row(database, 2) == (
+        "held",
+        "over the safety limits: 1 classes updates of 2 is over the limit of 0",  # sec2: name taken
+    )
+    assert class_of(database, "sec3")[1] == "Math 7"
+    assert cli("approve", "2").exit_code == 0
+    assert class_of(database, "sec3")[1] == "Math 7 Honors"

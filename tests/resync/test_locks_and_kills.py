@@ -105,3 +105,23 @@ def test_a_second_import_of_the_same_school_is_refused_while_one_runs(database, 
     assert f"sync in progress for clever:sch1: held by target-bloomz (pid {first.pid} on " in second.stderr
     assert " since 20" in second.stderr
     assert second.stdout == "", "a refused run emits no STATE"
+
+
+def test_admin_commands_during_a_sync_say_which_import_holds_the_store(database, tmp_path, open_limits, cli):
+    config = _config(tmp_path, database, open_limits)
+    assert _run(config, singer_lines(district())).returncode == 0
+
+    running = _paused_target(config, singer_lines(district()))
+    try:
+        results = [cli("status"), cli("rename-class", "sec3", "Math 7 - Room 12"), cli("undo", "1")]
+    finally:
+        running.send_signal(signal.SIGKILL)
+        running.wait()
+
+    for result in results:
+        assert result.exit_code != 0
+        assert (
+            f"sync in progress for clever:sch1: held by target-bloomz (pid {running.pid} on " in result.output
+        )
+        assert "Could not set lock" not in result.output
+    assert cli("rename-class", "sec3", "Math 7 - Room 12").exit_code == 0, "free again once the sync ended"

@@ -62,6 +62,7 @@ def test_a_school_nightly_job_needs_its_first_import_then_runs_with_its_own_stat
     nightly = _meltano(root, env, "run", "nightly-lincoln-elementary")
     assert nightly.returncode == 0, nightly.stderr[-3000:]
     assert query(database, "SELECT status, options->>'scheduled', school_ids FROM runs ORDER BY id") == [
+        ("refused", "true", [ELEMENTARY]),  # recorded so the admins see it (bloomz-sync runs, status)
         ("applied", "false", [ELEMENTARY]),
         ("applied", "true", [ELEMENTARY]),
     ]

@@ -32,27 +32,36 @@ def _sandbox_cli(*args: str) -> None:
     subprocess.run([str(BIN / "roster-sandbox"), *args], check=True, capture_output=True, timeout=120)
 
 
-def _night(sandbox: Sandbox, tmp_path: Path, database: Path, mapping: Path | None, **options: Any) -> Night:
+def _night(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    database: Path,
+    mapping: Path | None,
+    tap: dict[str, Any] | None = None,
+    **options: Any,
+) -> Night:
     """One night: tap-clever | target-bloomz, as `meltano run tap-clever target-bloomz` pipes them."""
     tap_config = tmp_path / "tap.json"
-    tap_config.write_text(json.dumps({"district_token": sandbox.token, "api_url": sandbox.clever_api_url}))
+    tap_config.write_text(
+        json.dumps({"district_token": sandbox.token, "api_url": sandbox.clever_api_url, **(tap or {})})
+    )
     target_config = tmp_path / "target.json"
     config = {"database": str(database), **options} | ({"mapping": str(mapping)} if mapping else {})
     target_config.write_text(json.dumps(config))
-    tap = subprocess.Popen(
+    tap_process = subprocess.Popen(
         [str(BIN / "tap-clever"), "--config", str(tap_config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
     target = subprocess.run(
         [TARGET, "--config", str(target_config)],
-        stdin=tap.stdout,
+        stdin=tap_process.stdout,
         capture_output=True,
         text=True,
         timeout=300,
     )
-    tap.wait(timeout=60)
-    return Night(tap.returncode, target.returncode, target.stdout, target.stderr)
+    tap_process.wait(timeout=60)
+    return Night(tap_process.returncode, target.returncode, target.stdout, target.stderr)
 
 
 def _objects(path: Path) -> list[dict[str, Any]]:
@@ -186,11 +195,27 @@ def test_a_failed_pull_removes_and_archives_nothing(district_dir, tmp_path, data
         classes = query(database, "SELECT id, name, status FROM classes ORDER BY id")
         members = query(database, "SELECT count(*) FROM class_members")
         _sandbox_cli("advance", str(district_dir), "--change", "10", "--seed", "3")
-        sandbox.set_faults({"kind": "status", "status": 400, "path": "/v3.0/users", "count": None})
+        # The first page of users comes through, then the users endpoint fails: a full pull cut short.
+        sandbox.set_faults(
+            {"kind": "status", "status": 400, "path": "/v3.0/users", "after": 1, "count": None}
+        )
 
-        failed = _night(sandbox, tmp_path, database, open_limits_file, full_data=True, archive=True)
+        failed = _night(
+            sandbox, tmp_path, database, open_limits_file, {"page_size": 5}, full_data=True, archive=True
+        )
 
         assert failed.tap_returncode != 0, "the tap failed on the users endpoint"
+        cut_short = [
+            message
+            for (message,) in query(database, "SELECT message FROM run_issues WHERE run_id = 2")
+            if message.startswith("did not close complete")
+        ]
+        assert cut_short, failed.stderr[-3000:]
+        assert set(cut_short) == {"did not close complete; removals judged from the mirror as of run 1"}
+        assert (
+            query(database, "SELECT pulled_complete FROM runs WHERE id = 2")[0][0]
+            != query(database, "SELECT complete_streams FROM runs WHERE id = 2")[0][0]
+        ), "what the run pulled complete is kept apart from what the mirror holds complete"
         assert not any(k.endswith(" remove") or k.endswith(" archive") for k in _changes(database, 2))
         assert query(database, "SELECT id, name, status FROM classes ORDER BY id") == classes
         assert query(database, "SELECT count(*) FROM class_members") >= members

@@ -150,7 +150,9 @@ def singer_lines(
                 "key_properties": contract.key_properties(stream),
             }
         )
-        lines += [{"type": "RECORD", "stream": stream, "record": row, "version": 1} for row in rows]
+        # A full pull's records carry its table version, a delta's none (as tap-clever's events).
+        version = {"version": 1} if activate else {}
+        lines += [{"type": "RECORD", "stream": stream, "record": row, **version} for row in rows]
         if activate:
             lines.append({"type": "ACTIVATE_VERSION", "stream": stream, "version": 1})
     lines.append({"type": "STATE", "value": state or {"bookmarks": {"run": "1"}}})

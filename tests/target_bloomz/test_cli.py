@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +131,26 @@ def test_commands_on_a_missing_store_say_so(tmp_path):
     done = _cli(tmp_path / "nope.duckdb", "status")
     assert done.returncode == 1
     assert "no Bloomz store at" in done.stderr
+
+
+def test_bloomz_database_names_the_store_when_no_option_does(filled, tmp_path):
+    # From an empty folder, so the default data/bloomz.duckdb is not there to be read instead.
+    env = {k: v for k, v in os.environ.items() if k != "BLOOMZ_DATABASE"}
+    by_env = subprocess.run(
+        [CLI, "status", "--format", "json"],
+        env={**env, "BLOOMZ_DATABASE": str(filled)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    by_default = subprocess.run(
+        [CLI, "status"], env=env, cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+
+    assert by_env.returncode == 0, by_env.stderr
+    assert by_env.stdout == _cli(filled, "status", "--format", "json").stdout
+    assert [s["community"] for s in json.loads(by_env.stdout)] == ["clever:sch1", "clever:sch2"]
+    assert by_default.returncode == 1
+    assert "no Bloomz store at" in by_default.stderr
+    assert str(Path("data") / "bloomz.duckdb") in by_default.stderr

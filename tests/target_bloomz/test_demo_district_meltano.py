@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.support.district import query
@@ -63,6 +65,13 @@ def meltano_project(tmp_path_factory: pytest.TempPathFactory, demo_sandbox) -> t
     return project, env
 
 
+def _contact_row(output: str, field: str, value: str) -> tuple[int, bool]:
+    """(links, imported?) of one row of the dry run's contact value table (Meltano prefixes each line)."""
+    found = re.findall(rf"\b{field} +{re.escape(value)} +(\d+)(?: +(imported))? *$", output, re.MULTILINE)
+    assert len(found) == 1, [line for line in output.splitlines() if "Contact field" in line or value in line]
+    return int(found[0][0]), found[0][1] == "imported"
+
+
 def _meltano_run(project: Path, env: dict[str, str], **settings: str) -> subprocess.CompletedProcess[str]:
     run_env = dict(env, **{f"TARGET_BLOOMZ_{k.upper()}": v for k, v in settings.items()})
     return subprocess.run(
@@ -76,6 +85,17 @@ def _meltano_run(project: Path, env: dict[str, str], **settings: str) -> subproc
     )
 
 
+def test_the_demo_expectations_are_the_literal_demo_counts(demo_district_dir):
+    # The numbers are pinned twice: computed from the dump (below) and as the demo district's known figures.
+    assert _demo_expectations(demo_district_dir) == {
+        "classes": 349,
+        "skipped_sections": 29,
+        "students": 1004,
+        "parents": 226,  # contacts with a Parent/Guardian link (the Clever default's contact filter)
+        "teachers": 89,
+    }
+
+
 def test_demo_district_lands_through_meltano_run(meltano_project, demo_district_dir):
     project, env = meltano_project
     expected = _demo_expectations(demo_district_dir)
@@ -83,8 +103,22 @@ def test_demo_district_lands_through_meltano_run(meltano_project, demo_district_
 
     dry = _meltano_run(project, env, dry_run="true")
     assert dry.returncode == 0, dry.stderr[-3000:]
-    assert "Parent/Guardian" in dry.stderr
-    assert "imported" in dry.stderr
+    # Both contact fields' values with their link counts; the default imports type Parent/Guardian.
+    assert "Contact field values (the mapping imports type in Parent/Guardian):" in dry.stderr
+    assert {
+        (field, value): _contact_row(dry.stderr, field, value)
+        for field, value in (
+            ("relationship", "Other"),
+            ("type", "Family"),
+            ("type", "Other"),
+            ("type", "Parent/Guardian"),
+        )
+    } == {
+        ("relationship", "Other"): (1004, False),
+        ("type", "Family"): (536, False),
+        ("type", "Other"): (241, False),
+        ("type", "Parent/Guardian"): (227, True),
+    }
     assert query(database, "SELECT count(*) FROM classes") == [(0,)]
 
     done = _meltano_run(project, env)
@@ -100,6 +134,9 @@ def test_demo_district_lands_through_meltano_run(meltano_project, demo_district_
         ("staff", expected["teachers"]),
         ("student", expected["students"]),
     ]
+    assert query(database, "SELECT count(*) FROM run_issues WHERE run_id = 2 AND severity = 'error'") == [
+        (0,)
+    ]
     assert query(
         database,
         "SELECT DISTINCT role FROM community_members m JOIN people p ON p.id = m.person_id "
@@ -110,3 +147,26 @@ def test_demo_district_lands_through_meltano_run(meltano_project, demo_district_
     again = _meltano_run(project, env)
     assert again.returncode == 0, again.stderr[-3000:]
     assert query(database, "SELECT count(*) FROM plan_rows WHERE run_id = 3 AND action <> 'skip'") == [(0,)]
+
+    # An option set through the environment takes effect: TARGET_BLOOMZ_FULL_DATA=true removes a class
+    # member the source does not have (here a synced membership the source never sent).
+    with duckdb.connect(str(database)) as con:
+        con.execute(
+            """INSERT INTO class_members (class_id, person_id, role, origin)
+               SELECT (SELECT min(id) FROM classes), p.id, 'student', 'sync' FROM people p
+               WHERE p.kind = 'student' AND p.id NOT IN (
+                   SELECT person_id FROM class_members WHERE class_id = (SELECT min(id) FROM classes))
+               ORDER BY p.id LIMIT 1"""
+        )
+    full = _meltano_run(project, env, full_data="true")
+    assert full.returncode == 0, full.stderr[-3000:]
+    assert query(database, "SELECT status, options->>'full_data' FROM runs WHERE id = 4") == [
+        ("applied", "true")
+    ]
+    assert query(
+        database,
+        "SELECT entity, action, count(*) FROM plan_rows WHERE run_id = 4 AND action <> 'skip' GROUP BY ALL",
+    ) == [("class_member", "remove", 1)]
+    assert query(database, "SELECT count(*) FROM class_members") == query(
+        database, "SELECT count(*) FROM plan_rows WHERE run_id = 2 AND entity = 'class_member'"
+    )

@@ -300,3 +300,25 @@ def test_an_incremental_pull_links_people_and_classes_the_store_already_has(data
         "JOIN person_sources c ON c.person_id = sc.contact_id WHERE c.source_id = 'con1' ORDER BY 1",
     ) == [("stu1",), ("stu2",), ("stu3",)]
     assert query(database, "SELECT count(*) FROM people") == [(7,)]
+
+
+def test_contact_values_match_in_any_case(database, tmp_path, mapping_file):
+    mapping = mapping_file("""
+        contacts:
+          field: type
+          include: [parent/guardian]
+    """)
+    config = {"database": str(database), "mapping": str(mapping)}
+
+    dry = run_target({**config, "dry_run": True}, singer_lines(district()), tmp_path)
+    applied = run_target(config, singer_lines(district()), tmp_path)
+
+    assert dry.returncode == 0, dry.stderr
+    assert "  type          Parent/Guardian                 2  imported" in dry.stderr
+    assert applied.returncode == 0, applied.stderr
+    assert query(
+        database,
+        "SELECT s.source_id FROM person_sources s JOIN people p ON p.id = s.person_id "
+        "WHERE p.kind = 'parent'",
+    ) == [("con1",)]
+    assert query(database, "SELECT count(*) FROM student_contacts") == [(2,)]

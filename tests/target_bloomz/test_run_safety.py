@@ -6,6 +6,7 @@ import json
 
 import duckdb
 
+from tests.people_integration.people_smtp import free_port
 from tests.support.district import district, query, run_target, singer_lines
 
 
@@ -76,6 +77,7 @@ def test_dry_run_saves_run_and_plan_and_writes_nothing_else(database, tmp_path):
 
     assert result.returncode == 0, result.stderr
     for table in (
+        "outbox",
         "communities",
         "classes",
         "people",
@@ -161,3 +163,24 @@ def test_streams_outside_the_contract_are_reported_not_dropped(database, tmp_pat
     assert query(database, "SELECT severity, stream, message FROM run_issues WHERE stream = 'courses'") == [
         ("warning", "courses", "not a standard roster stream: 1 records not imported")
     ]
+
+
+def test_a_dry_run_queues_and_delivers_no_message(database, tmp_path):
+    # Ann (School Support Staff, with an e-mail) is a "Notify to" admin once an import put her in the store;
+    # the relay is down for that import, so its status e-mail waits in the outbox.
+    notify = {"database": str(database), "notify_to": ["School Support Staff"]}
+    outbox = tmp_path / "outbox"
+    down = {"smtp_host": "127.0.0.1", "smtp_port": free_port()}
+    assert run_target({**notify, **down}, singer_lines(district()), tmp_path).returncode == 0
+    assert query(database, "SELECT run_id, kind, status FROM outbox") == [(1, "import_status", "pending")]
+
+    dry = run_target(
+        {**notify, "dry_run": True, "outbox_dir": str(outbox)}, singer_lines(district()), tmp_path
+    )
+
+    assert dry.returncode == 0, dry.stderr
+    assert query(database, "SELECT id, status FROM runs ORDER BY id") == [(1, "applied"), (2, "dry_run")]
+    # No status e-mail of the dry run, and the earlier run's pending one is not delivered by it either.
+    assert query(database, "SELECT run_id, status FROM outbox") == [(1, "pending")]
+    assert not list(tmp_path.rglob("*.eml"))
+    assert "Outbox:" not in dry.stderr

@@ -14,6 +14,7 @@ write a store file anyway).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from target_bloomz.outbox.settings import DeliverySettings
 log = logging.getLogger(__name__)
 
 _BATCH = 500
+_ADDRESS = re.compile(r"[^\s<>()\[\]'\"{},;:]+@[^\s<>()\[\]'\"{},;:]+")
 _COLUMNS = ("id", "run_id", "kind", "channel", "recipient", "subject", "body_text", "body_html", "dedupe_key")
 
 
@@ -137,5 +139,6 @@ def _mark_failed(
 
 
 def _redacted(text: str, recipient: str) -> str:
-    # Servers echo the address they refuse; errors are stored and logged, addresses are not.
-    return text.replace(recipient, "<recipient>")
+    # Servers echo the address they refuse, in any case or form; errors are stored and logged, addresses
+    # are not.
+    return _ADDRESS.sub("<recipient>", text.replace(recipient, "<recipient>"))
