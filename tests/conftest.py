@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,21 @@ def demo_sandbox(demo_district_dir: Path) -> Iterator[Sandbox]:
     """
     with run_sandbox(demo_district_dir, rate_limit=0) as sandbox:
         yield sandbox
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    """Where this test's Bloomz store lives (created by the first run)."""
+    return tmp_path / "data" / "bloomz.duckdb"
+
+
+@pytest.fixture
+def mapping_file(tmp_path: Path) -> Callable[[str], Path]:
+    """mapping_file(yaml_text) → a district mapping file extending the Clever default."""
+
+    def write(text: str) -> Path:
+        path = tmp_path / f"district-{len(list(tmp_path.glob('district-*.yml')))}.yml"
+        path.write_text("extends: clever\n" + textwrap.dedent(text).lstrip("\n"))
+        return path
+
+    return write

@@ -18,12 +18,6 @@ from roster_sandbox.testing import Sandbox, run_sandbox
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> Path:
-    """Where this test's Bloomz store lives (created by the first run)."""
-    return tmp_path / "data" / "bloomz.duckdb"
-
-
 @pytest.fixture(scope="module")
 def mapping(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Clever default with safety limits out of the way (a held night is another test's subject)."""

@@ -33,11 +33,6 @@ def mailbox(smtp_server: SmtpServer) -> Mailbox:
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "bloomz.duckdb"
-
-
-@pytest.fixture
 def target_config(database: Path, tmp_path: Path) -> Callable[..., dict[str, Any]]:
     """target-bloomz settings for this test's store; outbox files under tmp_path/outbox."""
 

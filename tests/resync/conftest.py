@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,23 +14,6 @@ from tests.resync.resync_helpers import NO_LIMITS
 
 # The district helpers of tests/target_bloomz are reused, not copied.
 from tests.support.district import Result, run_target, singer_lines
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "bloomz.duckdb"
-
-
-@pytest.fixture
-def mapping_file(tmp_path: Path) -> Callable[[str], Path]:
-    """mapping_file(yaml) → a district file extending the Clever default."""
-
-    def write(text: str) -> Path:
-        path = tmp_path / f"district-{len(list(tmp_path.glob('district-*.yml')))}.yml"
-        path.write_text("extends: clever\n" + textwrap.dedent(text).lstrip("\n"))
-        return path
-
-    return write
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,23 +18,6 @@ safety_limits:
   removals: {classes: {percent: 100}, class_memberships: {percent: 100}, people: {percent: 100}}
   updates: {classes: {percent: 100}, class_memberships: {percent: 100}, people: {percent: 100}}
 """
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "bloomz.duckdb"
-
-
-@pytest.fixture
-def mapping_file(tmp_path: Path) -> Callable[[str], Path]:
-    """mapping_file(yaml) → a district file extending the Clever default."""
-
-    def write(text: str) -> Path:
-        path = tmp_path / f"district-{len(list(tmp_path.glob('district-*.yml')))}.yml"
-        path.write_text("extends: clever\n" + textwrap.dedent(text).lstrip("\n"))
-        return path
-
-    return write
 
 
 @pytest.fixture
