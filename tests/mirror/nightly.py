@@ -35,8 +35,13 @@ def tap_clever(
         "incremental": incremental,
         "schools": schools or [],
     }
+    return run_tap("tap-clever", config, folder, state)
+
+
+def run_tap(executable: str, config: dict[str, Any], folder: Path, state: dict | None) -> Path:
+    """Run a tap with ``config`` (and ``state``) into ``folder/tap.singer``; return that file."""
     (folder / "tap-config.json").write_text(json.dumps(config))
-    command = [str(BIN / "tap-clever"), "--config", str(folder / "tap-config.json")]
+    command = [str(BIN / executable), "--config", str(folder / "tap-config.json")]
     if state is not None:
         (folder / "tap-state.json").write_text(json.dumps(state))
         command += ["--state", str(folder / "tap-state.json")]
@@ -45,7 +50,7 @@ def tap_clever(
         done = subprocess.run(
             command, stdout=out, stderr=subprocess.PIPE, text=True, timeout=300, check=False
         )
-    assert done.returncode == 0, f"tap-clever failed: {done.stderr[-3000:]}"
+    assert done.returncode == 0, f"{executable} failed: {done.stderr[-3000:]}"
     return output
 
 

@@ -3,8 +3,6 @@ identical to a full sync of the same night (REST, a tiny generated district, tar
 
 from __future__ import annotations
 
-import json
-import subprocess
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -12,7 +10,7 @@ from typing import Any
 import pytest
 from roster_sandbox.testing import Sandbox, run_sandbox
 
-from tests.mirror.nightly import BIN, advance, export, target_bloomz
+from tests.mirror.nightly import advance, export, run_tap, target_bloomz
 from tests.mirror.test_incremental_equals_full import differences
 
 NIGHTS = 3
@@ -46,18 +44,7 @@ def tap_oneroster(sandbox: Sandbox, folder: Path, *, incremental: bool, state: d
         "token_url": sandbox.oneroster_token_url,
         "incremental": incremental,
     }
-    (folder / "tap-config.json").write_text(json.dumps(config))
-    command = [str(BIN / "tap-oneroster"), "--config", str(folder / "tap-config.json")]
-    if state is not None:
-        (folder / "tap-state.json").write_text(json.dumps(state))
-        command += ["--state", str(folder / "tap-state.json")]
-    output = folder / "tap.singer"
-    with output.open("w") as out:
-        done = subprocess.run(
-            command, stdout=out, stderr=subprocess.PIPE, text=True, timeout=300, check=False
-        )
-    assert done.returncode == 0, f"tap-oneroster failed: {done.stderr[-3000:]}"
-    return output
+    return run_tap("tap-oneroster", config, folder, state)
 
 
 def test_oneroster_incremental_nights_leave_the_store_of_a_full_sync(
