@@ -6,11 +6,14 @@
 
 Runs, in order, against a roster-sandbox serving a generated district (seed 1):
 1. first sync: tap-clever (incremental on, so it bookmarks events) piped into target-bloomz; the stream
-   is also recorded to a file (``--keep DIR`` keeps it for bench/target_compare.py);
+   is also recorded to a file (``--keep DIR`` keeps it for bench/target_compare.py: with ``--messages
+   record`` it holds the records, with ``batch`` only BATCH messages naming files the target deleted);
 2. the next night with 1% of students changed (`roster-sandbox advance --change 1`), from the STATE of 1;
 3. a night with no change at all;
 4. unless --no-meltano: the first sync again through `meltano run tap-clever target-bloomz` (new store).
-Prints one Markdown table: wall time, records/s and peak RSS of each process.
+Prints one Markdown table: wall time, records/s and peak RSS of each process. ``--messages batch`` (the
+default, as meltano.yml configures the taps) has the tap write BATCH files; ``record`` sends RECORD messages.
+Records are counted from what the target received (its run's ``record_counts`` in the store).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from _measure import BIN, PROC_HEADERS, Proc, Run, generate, machine, pipeline, proc_rows, process_tree, table
 from roster_sandbox.testing import Sandbox, run_sandbox
 
@@ -42,6 +46,7 @@ def sync(
                 "district_token": sandbox.token,
                 "incremental": True,
                 "page_size": args.page_size,
+                **({"batch_config": _batch_config(work)} if args.messages == "batch" else {}),
             }
         )
     )
@@ -69,9 +74,26 @@ def sync(
     )
     if not run.ok:
         raise SystemExit(f"{label} failed:\n{run.failure()}")
+    run.records = _records_received(work / "bloomz.duckdb")
     # A Singer target writes each committed state's value as one JSON line; the last one is the bookmark.
     states = [line for line in target_out.read_text().splitlines() if line.startswith("{")]
     return run, json.loads(states[-1]) if states else None
+
+
+def _batch_config(work: Path) -> dict[str, Any]:
+    """The tap's BATCH settings, as meltano.yml has them, with the files under the bench's work folder."""
+    return {
+        "encoding": {"format": "jsonl", "compression": "none"},
+        "storage": {"root": (work / "batches").as_uri()},
+        "batch_size": 100000,
+    }
+
+
+def _records_received(database: Path) -> int:
+    """Records the target received in its last run (BATCH files never cross the pipe, so count them here)."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        row = con.execute("SELECT record_counts FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    return sum(json.loads(row[0]).values()) if row else 0
 
 
 def phases(run: Run) -> str:
@@ -121,8 +143,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="first sync and one night only (smoke run)")
     parser.add_argument("--memory-limit", help="target-bloomz's memory_limit setting (default: its own)")
     parser.add_argument("--keep", type=Path, help="copy the recorded first-sync stream file here")
+    parser.add_argument(
+        "--messages",
+        choices=["batch", "record"],
+        default="batch",
+        help="how the tap hands records over in the piped runs (meltano.yml's default: batch)",
+    )
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; tap-clever writes {args.messages.upper()} messages")
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory(prefix="clever-sync-bench-") as tmp:
         work = Path(tmp)

@@ -4,10 +4,12 @@
     .venv/bin/python bench/tap_clever_speed.py --dir DIR            # a generated district
     .venv/bin/python bench/tap_clever_speed.py --size tiny --quick  # smoke run (the tests use it)
 
-The tap (a full sync, output counted and discarded) logs every request it makes (singer-sdk's
-``http_request_count`` metric names the collection and its filter); the plain loop then walks exactly those
-collections with the same page size, with one `requests` session, decoding each page with msgspec, which is
-the least any client must do. Both run as their own process against the same sandbox.
+The tap runs a full sync twice, once writing RECORD messages (output counted and discarded) and once with
+singer-sdk's ``batch_config`` writing BATCH files (records counted in the files, then deleted). It logs
+every request it makes (singer-sdk's ``http_request_count`` metric names the collection and its filter);
+the plain loop then walks exactly those collections with the same page size, with one `requests` session,
+decoding each page with msgspec, which is the least any client must do. Each runs as its own process
+against the same sandbox.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from typing import Any
 
 import msgspec
 import requests
-from _measure import BIN, generate, machine, pipeline, table
+from _measure import BIN, Proc, generate, machine, pipeline, table
 from roster_sandbox.testing import run_sandbox
 
 REQUEST_METRIC = '"metric":"http_request_count"'
+BATCH_SIZE = 100_000  # records per BATCH file
 
 
 def plain_loop(api_url: str, token: str, page_size: int, walks: list[dict[str, Any]]) -> None:
@@ -56,6 +59,33 @@ def walks_of(tap_log: str) -> list[dict[str, Any]]:
     return found
 
 
+def batch_config(root: Path) -> dict[str, Any]:
+    """singer-sdk's batch_config as meltano.yml sets it: uncompressed JSONL files under ``root``."""
+    return {
+        "encoding": {"format": "jsonl", "compression": "none"},
+        "storage": {"root": root.as_uri()},
+        "batch_size": BATCH_SIZE,
+    }
+
+
+def run_tap(config: Path, batches: Path | None) -> tuple[Proc, int]:
+    """One full sync: the tap process and the records it wrote (RECORD lines, or its BATCH files' lines).
+
+    BATCH files are counted after the tap exited (outside its wall time), then deleted, as a target would.
+    """
+    tap = pipeline([("tap-clever", [str(BIN / "tap-clever"), "--config", str(config)])])
+    if not tap.ok:
+        raise SystemExit(f"tap-clever failed:\n{tap.failure()}")
+    records = tap.records
+    if batches is not None:
+        records = 0
+        for path in batches.iterdir():
+            with path.open("rb") as file:
+                records += sum(1 for _ in file)
+            path.unlink()
+    return tap.procs[0], records
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -77,25 +107,24 @@ def main() -> None:
         if district is None:
             district = work / "district"
             generate(args.size, district)
+        batches = work / "batches"
         with run_sandbox(district, rate_limit=0, startup_timeout=900) as sandbox:
-            config = work / "tap.json"
-            config.write_text(
-                json.dumps(
-                    {
-                        "api_url": sandbox.clever_api_url,
-                        "district_token": sandbox.token,
-                        "page_size": args.page_size,
-                    }
-                )
-            )
+            settings = {
+                "api_url": sandbox.clever_api_url,
+                "district_token": sandbox.token,
+                "page_size": args.page_size,
+            }
+            modes = {
+                "RECORD messages": (work / "tap.json", None),
+                "BATCH files": (work / "batch.json", batches),
+            }
+            (work / "tap.json").write_text(json.dumps(settings))
+            (work / "batch.json").write_text(json.dumps(settings | {"batch_config": batch_config(batches)}))
             rows = []
-            for attempt in range(
-                1 if args.quick else 2
-            ):  # alternate, so neither always runs on a cold server
-                tap = pipeline([("tap-clever", [str(BIN / "tap-clever"), "--config", str(config)])])
-                if not tap.ok:
-                    raise SystemExit(f"tap-clever failed:\n{tap.failure()}")
-                walks = walks_of(tap.procs[0].stderr)
+            # Alternate the three, so none always runs on a cold server.
+            for attempt in range(1 if args.quick else 2):
+                taps = {mode: run_tap(config, files) for mode, (config, files) in modes.items()}
+                walks = walks_of(taps["RECORD messages"][0].stderr)
                 job = work / "plain.json"
                 job.write_text(
                     json.dumps({"api_url": sandbox.clever_api_url, "token": sandbox.token, "walks": walks})
@@ -114,17 +143,18 @@ def main() -> None:
                 if not plain.ok:
                     raise SystemExit(f"the plain loop failed:\n{plain.failure()}")
                 objects = int((work / "plain.out").read_text())
-                t, p = tap.procs[0], plain.procs[0]
-                rows.append(
-                    [
-                        f"tap-clever, pass {attempt + 1}",
-                        round(t.seconds, 1),
-                        f"{tap.records:,} records",
-                        round(tap.records / t.seconds),
-                        round(t.peak_mb),
-                        f"{t.seconds / p.seconds:.2f}",
-                    ]
-                )
+                p = plain.procs[0]
+                for mode, (t, records) in taps.items():
+                    rows.append(
+                        [
+                            f"tap-clever, {mode}, pass {attempt + 1}",
+                            round(t.seconds, 1),
+                            f"{records:,} records",
+                            round(records / t.seconds),
+                            round(t.peak_mb),
+                            f"{t.seconds / p.seconds:.2f}",
+                        ]
+                    )
                 rows.append(
                     [
                         f"plain loop, pass {attempt + 1} ({len(walks)} collection walks)",

@@ -5,7 +5,9 @@
     .venv/bin/python bench/tap_oneroster_speed.py --page-size 1000
 
 Each run is the real `tap-oneroster` executable writing Singer messages to a pipe that this script counts,
-so the figures include serialisation; the peak memory is the tap process's own max RSS.
+so the figures include serialisation; the peak memory is the tap process's own max RSS. Each source runs
+twice: writing RECORD messages, then with singer-sdk's ``batch_config`` writing BATCH files (their records
+counted after the tap exited, then deleted, as a target would).
 """
 
 from __future__ import annotations
@@ -25,8 +27,18 @@ from roster_sandbox.testing import run_sandbox
 BIN = Path(sys.executable).parent
 
 
-def run_tap(config: dict[str, Any], work: Path, label: str) -> None:
-    config_file = work / f"{label}.json"
+def run_tap(config: dict[str, Any], work: Path, label: str, *, batches: bool = False) -> None:
+    files = work / "batches"
+    if batches:
+        config = config | {
+            "batch_config": {
+                "encoding": {"format": "jsonl", "compression": "none"},
+                "storage": {"root": files.as_uri()},
+                "batch_size": 100_000,
+            }
+        }
+        label += ", BATCH files"
+    config_file = work / "tap.json"
     config_file.write_text(json.dumps(config))
     started = time.perf_counter()
     tap = subprocess.Popen(
@@ -38,6 +50,11 @@ def run_tap(config: dict[str, Any], work: Path, label: str) -> None:
     records = sum(1 for line in tap.stdout if line.startswith(b'{"type":"RECORD"'))
     _, status, usage = os.wait4(tap.pid, 0)  # this child's own rusage
     elapsed = time.perf_counter() - started
+    if batches and files.exists():
+        for path in files.iterdir():
+            with path.open("rb") as file:
+                records += sum(1 for _ in file)
+            path.unlink()
     code = os.waitstatus_to_exitcode(status)
     outcome = "ok" if code == 0 else f"FAILED (exit {code})"
     print(
@@ -67,7 +84,8 @@ def main() -> None:
                     "token_url": sandbox.oneroster_token_url,
                     "page_size": args.page_size,
                 }
-                run_tap(config, work, f"REST {version} (page size {args.page_size})")
+                for batches in (False, True):
+                    run_tap(config, work, f"REST {version} (page size {args.page_size})", batches=batches)
         bundle = work / "bundle.zip"
         export = [
             str(BIN / "roster-sandbox"),
@@ -79,7 +97,8 @@ def main() -> None:
             str(bundle),
         ]
         subprocess.run(export, check=True, capture_output=True)
-        run_tap({"csv_path": str(bundle)}, work, "CSV 1.1 zip")
+        for batches in (False, True):
+            run_tap({"csv_path": str(bundle)}, work, "CSV 1.1 zip", batches=batches)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import weakref
 from collections.abc import Generator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 from urllib.parse import ParseResult, urljoin, urlparse
 
@@ -19,12 +20,13 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from bloomz_sync import contract
+from bloomz_sync import batches, contract
 from tap_clever import events
 from tap_clever.errors import CleverError
 from tap_clever.records import Record
 
 if TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context
 
     from tap_clever.shared import Scope, Shared
@@ -53,7 +55,7 @@ class CleverLinksPaginator(BaseHATEOASPaginator):
         return None
 
 
-class CleverStream(RESTStream[ParseResult | None]):
+class CleverStream(RESTStream[ParseResult | None], batches.VersionedBatches):
     """One standard roster stream built from one Clever collection.
 
     Subclasses name the collection (``resource``), the ``role`` filters to read it with, the event
@@ -75,6 +77,8 @@ class CleverStream(RESTStream[ParseResult | None]):
 
     def __init__(self, tap: Tap, shared: Shared) -> None:
         self.shared = shared
+        self._complete_version: int | None = None  # set when a full pull read its last record
+        self._next_bookmark: tuple[str, datetime] | None = None
         schema = contract.load_schema(self.name)
         super().__init__(tap=tap, name=self.name, schema=schema)
         self.primary_keys = contract.key_properties(self.name)
@@ -199,6 +203,36 @@ class CleverStream(RESTStream[ParseResult | None]):
         return self._plan_events()
 
     def get_records(self, context: Context | None) -> Iterable[Record]:
+        yield from self._pull()
+        self._pulled_complete()
+
+    def get_batches(
+        self, batch_config: BatchConfig, context: Context | None = None
+    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """The stream's records as JSONL files (batches.py), one BATCH message per file.
+
+        The SDK writes each BATCH message, then a STATE, as each file is yielded; ACTIVATE_VERSION and the
+        event bookmark come after the last one, as they come after the last RECORD in record mode.
+        """
+        batches.check(batch_config, "tap-clever")
+        reason = batches.record_path_reason(self)
+        if reason:
+            self.logger.info("%s: %s, so it is written as RECORD messages, not BATCH", self.name, reason)
+            for _ in self._sync_records(context):
+                pass
+            return
+        with self.get_record_counter() as counter:
+            for batch in batches.write(self._pull(), batch_config, "tap-clever", self.name):
+                counter.increment(batch.records)
+                yield batch_config.encoding, [batch.url]
+        self._pulled_complete()
+
+    def _pull(self) -> Iterator[Record]:
+        """This run's records: the events since the bookmark, or the whole stream.
+
+        What a complete pull must write after its last record (ACTIVATE_VERSION, the new bookmark) waits
+        for ``_pulled_complete``: in batch mode the last file's BATCH message must go out first.
+        """
         self.shared.check_admin(self.fetch)
         if self.events_since is not None:
             yield from self._records_from_events(self.events_since)
@@ -206,15 +240,23 @@ class CleverStream(RESTStream[ParseResult | None]):
         newest = self._newest_event_id() if self.follows_events else None
         started = _now()
         version = self._stream_version = self._initialized_at // 1000  # every record of this pull carries it
+        # Without `schools` every record of every object is sent: skip the scope test (a million records).
+        derive = self.records_of if self.shared.scope(self.fetch) is None else self.derive
         for position, role in enumerate(self.roles):
-            params = {"role": role} if role else {}
-            for obj in self.fetch(self.resource, params):
-                if _listed_earlier(obj, self.roles[:position]):
-                    continue
-                yield from self.derive(obj)
-        self._write_activate_version_message(version)  # the stream was pulled complete
+            objects = self.fetch(self.resource, {"role": role} if role else {})
+            if position:
+                objects = (obj for obj in objects if not _listed_earlier(obj, self.roles[:position]))
+            yield from chain.from_iterable(map(derive, objects))
+        self._complete_version = version
         if newest is not None:
-            self._bookmark(newest, started)
+            self._next_bookmark = (newest, started)
+
+    def _pulled_complete(self) -> None:
+        """After the pull's last record (or file) went out: close a full pull, move the event bookmark."""
+        if self._complete_version is not None:
+            self._write_activate_version_message(self._complete_version)  # the stream was pulled complete
+        if self._next_bookmark is not None:
+            self._bookmark(*self._next_bookmark)
 
     def _records_from_events(self, since: str) -> Iterator[Record]:
         started = _now()
@@ -222,7 +264,7 @@ class CleverStream(RESTStream[ParseResult | None]):
         for event in self.fetch("events", _after(since) | {"record_type": self.record_type}):
             yield from events.changes(event, self.derive, self.primary_keys)
             last = event["id"]
-        self._bookmark(last, started)
+        self._next_bookmark = (last, started)
 
     def _bookmark(self, event_id: str, read_at: datetime) -> None:
         self.stream_state["last_event_id"] = event_id

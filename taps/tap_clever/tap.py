@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Any
 
@@ -93,6 +94,10 @@ class TapClever(Tap):
 
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
+        # Off for the run: records and decoded pages are dicts and lists without cycles, freed by reference
+        # counting once written, and the cyclic collector re-walking every live page took over half of the
+        # tap's CPU on the large district (bench/README.md, "tap-clever").
+        gc.disable()
         # The message says what happened and what to do; a traceback would bury it.
         try:
             super().invoke(*args, **kwargs)

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from bloomz_sync import contract
+from bloomz_sync import batches, contract
 from tap_oneroster import mapping
 
 if TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+
     from tap_oneroster.tap import TapOneRoster
 
 Record = dict[str, Any]
 
 
-class RosterStream(Stream):
+class RosterStream(batches.VersionedBatches):
     """A standard roster stream: its schema and keys come from the shared contract."""
 
     #: The OneRoster collections this stream's rows come from (a full sync closes the stream only when
@@ -31,6 +32,7 @@ class RosterStream(Stream):
         super().__init__(tap, name=self.name, schema=contract.load_schema(self.name))
         self.roster_tap = tap
         self.primary_keys = contract.key_properties(self.name)
+        self._complete_version: int | None = None  # set when a pull that closes the stream read its end
         if tap.config.get("incremental") and not self.rebuilt_each_run():
             self.replication_key = "updated_at"
 
@@ -54,12 +56,57 @@ class RosterStream(Stream):
         return all(self.roster_tap.source.is_complete(c) for c in self.collections)
 
     def get_records(self, context: Any) -> Iterable[Record]:
+        yield from self._pull(context)
+        self._pulled_complete()
+
+    def get_batch_config(self, config: Mapping[str, Any]) -> BatchConfig | None:
+        # `--test` shows the schools it read; files would be left for no target to read and delete.
+        return None if self.roster_tap.testing_connection else super().get_batch_config(config)
+
+    def get_batches(
+        self, batch_config: BatchConfig, context: Any = None
+    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """The stream's records as JSONL files (tap_clever/batches.py), one BATCH message per file.
+
+        The SDK writes each BATCH message, then a STATE, as each file is yielded; ACTIVATE_VERSION comes
+        after the last one, as it comes after the last RECORD in record mode.
+        """
+        batches.check(batch_config, "tap-oneroster")
+        reason = batches.record_path_reason(self)
+        if reason:
+            self.logger.info("%s: %s, so it is written as RECORD messages, not BATCH", self.name, reason)
+            for _ in self._sync_records(context):
+                pass
+            return
+        if self.replication_key:
+            # What the SDK's record path does before a pull: put the bookmark where the pull reads it.
+            self._write_starting_replication_value(context)
+        records = self._pull(context)
+        if self.replication_key:
+            records = self._bookmarked(records, context)
+        with self.get_record_counter() as counter:
+            for batch in batches.write(records, batch_config, "tap-oneroster", self.name):
+                counter.increment(batch.records)
+                yield batch_config.encoding, [batch.url]
+        self._pulled_complete()
+
+    def _bookmarked(self, records: Iterator[Record], context: Any) -> Iterator[Record]:
+        """Move the updated_at bookmark with each record, as the SDK's record path does."""
+        for record in records:
+            self._increment_stream_state(record, context=context)
+            yield record
+
+    def _pull(self, context: Any) -> Iterator[Record]:
+        """This run's records; ACTIVATE_VERSION waits for ``_pulled_complete`` (after the last BATCH)."""
         since = self.get_starting_replication_key_value(context) if self.replication_key else None
         version = self._initialized_at // 1000 if self.closes_when_done(since) else None
         self._stream_version = version  # every record of this pull carries it
         yield from self.roster_records(since, mapping.now_utc())
-        if version is not None and self.selected:
-            self._write_activate_version_message(version)  # the stream was pulled complete
+        self._complete_version = version
+
+    def _pulled_complete(self) -> None:
+        if self._complete_version is not None and self.selected:
+            self._write_activate_version_message(self._complete_version)  # the stream was pulled complete
 
     def roster_records(self, since: str | None, now: str) -> Iterator[Record]:
         raise NotImplementedError

@@ -155,6 +155,9 @@ class TapOneRoster(Tap):
         self._primary_teachers: dict[str, str] | None = None
         self._user_index: UserIndex | None = None
         self._district_ids: frozenset[str] | None = None
+        self.testing_connection = (
+            False  # `--test`: the schools go out as RECORD messages, whatever batch_config
+        )
 
     @cached_property
     def source(self) -> Source:
@@ -196,6 +199,7 @@ class TapOneRoster(Tap):
             return
         config = ctx.params["config"]
         tap = cls(config=config.config, parse_env_config=config.parse_env)
+        tap.testing_connection = True
         try:
             tap.log_schools()
         except (FatalAPIError, RetriableAPIError, BundleError, ValueError) as exc:

@@ -54,9 +54,11 @@ def normalize_phone(value: str | None, region: str) -> Normalized:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return Normalized(None, "phone number is not valid: it could not be read as a phone number")
-    if not phonenumbers.is_valid_number(number):
-        where = phonenumbers.region_code_for_number(number) or region
-        return Normalized(None, f"phone number is not valid: no such number in {where}")
+    # is_valid_number(number) is is_valid_number_for_region(number, region_code_for_number(number)):
+    # spelled out, the region (which the warning names) is looked up once instead of twice.
+    where = phonenumbers.region_code_for_number(number)
+    if where is None or not phonenumbers.is_valid_number_for_region(number, where):
+        return Normalized(None, f"phone number is not valid: no such number in {where or region}")
     return Normalized(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 

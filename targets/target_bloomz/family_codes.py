@@ -36,10 +36,18 @@ def new_family_code(taken: Callable[[str], bool]) -> str:
     :func:`taken_in_store` for the Bloomz store.
     """
     for _ in range(_MAX_TRIES):
-        code = "-".join("".join(secrets.choice(ALPHABET) for _ in range(GROUP_LENGTH)) for _ in range(GROUPS))
+        code = _random_code()
         if not taken(code):
             return code
     raise FamilyCodeError(f"no free family code after {_MAX_TRIES} tries: is the uniqueness check right?")
+
+
+def _random_code() -> str:
+    """A random code: 16 symbols are 4 bits, so each random byte gives two characters, uniformly."""
+    symbols = "".join(
+        ALPHABET[b >> 4] + ALPHABET[b & 15] for b in secrets.token_bytes(GROUPS * GROUP_LENGTH // 2)
+    )
+    return "-".join(symbols[i : i + GROUP_LENGTH] for i in range(0, len(symbols), GROUP_LENGTH))
 
 
 def taken_in_store(con: duckdb.DuckDBPyConnection) -> Callable[[str], bool]:

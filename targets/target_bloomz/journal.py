@@ -2,7 +2,8 @@
 
 Inside apply's transaction, ``snapshot`` records the keys the plan touches and their rows before the
 change; ``record`` writes one journal row per changed row (op insert, update or delete) once the plan's
-statements ran. All set-based: one statement per table.
+statements ran. All set-based: a few statements per table, joined on the table's typed key columns (the
+JSON ``row_key`` is only built for the journal row itself).
 """
 
 from __future__ import annotations
@@ -55,41 +56,63 @@ def key_json(table: str, alias: str) -> str:
     return "json_object(" + ", ".join(f"'{k}', {alias}.{k}" for k in keys) + ")"
 
 
+def _rows_of_keys(table: str, keys_table: str) -> str:
+    """The table's rows (key columns and the whole row as JSON) whose key is in ``keys_table``."""
+    keys = ", ".join(TABLES[table][0])
+    return f"SELECT {keys}, to_json(t) AS row FROM {table} t SEMI JOIN {keys_table} k USING ({keys})"
+
+
 def snapshot(con: duckdb.DuckDBPyConnection, source: str) -> None:
     """Remember the keys the plan touches and their rows as they are before apply writes."""
-    con.execute("CREATE OR REPLACE TEMP TABLE j_before (table_name VARCHAR, row_key JSON, row JSON)")
-    con.execute("CREATE OR REPLACE TEMP TABLE j_keys (table_name VARCHAR, row_key JSON)")
-    for table, (_, keys_sql) in TABLES.items():
+    for table, (keys, keys_sql) in TABLES.items():
         params = {"source": source} if "$source" in keys_sql else {}
+        distinct_keys = f"SELECT DISTINCT {', '.join(keys)} FROM ({keys_sql})"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE j_keys_{table} AS {distinct_keys}", params)
         con.execute(
-            f"INSERT INTO j_keys SELECT DISTINCT '{table}', {key_json(table, 'k')} FROM ({keys_sql}) k",
-            params,
-        )
-        con.execute(
-            f"""INSERT INTO j_before SELECT '{table}', {key_json(table, "t")}, to_json(t) FROM {table} t
-                WHERE {key_json(table, "t")} IN (SELECT row_key FROM j_keys WHERE table_name = '{table}')"""
+            f"CREATE OR REPLACE TEMP TABLE j_before_{table} AS {_rows_of_keys(table, f'j_keys_{table}')}"
         )
 
 
 def record(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
-    """Journal every touched row whose content changed, with its whole row before and after."""
-    con.execute("CREATE OR REPLACE TEMP TABLE j_after (table_name VARCHAR, row_key JSON, row JSON)")
-    for table in TABLES:
+    """Journal every touched row whose content changed, with its whole row before and after.
+
+    Numbered by table name, then row key (the JSON text), one table after the other. Bounded memory at
+    any size: the changed keys are found and numbered on keys alone (a row the store did not have is
+    changed if it is there now; only rows it had are compared), then the whole rows stream into the
+    journal, each joined to its narrow key.
+    """
+    seq = 0
+    for table in sorted(TABLES):
+        keys = ", ".join(TABLES[table][0])
         con.execute(
-            f"""INSERT INTO j_after SELECT '{table}', {key_json(table, "t")}, to_json(t) FROM {table} t
-                WHERE {key_json(table, "t")} IN (SELECT row_key FROM j_keys WHERE table_name = '{table}')"""
+            f"""CREATE OR REPLACE TEMP TABLE j_changed AS
+                SELECT {keys}, row_number() OVER (ORDER BY {key_json(table, "k")}) AS n
+                FROM (
+                    SELECT {keys} FROM j_keys_{table}
+                    SEMI JOIN {table} USING ({keys}) ANTI JOIN j_before_{table} USING ({keys})
+                    UNION ALL
+                    SELECT {keys} FROM j_before_{table} b
+                    LEFT JOIN ({_rows_of_keys(table, f"j_before_{table}")}) a USING ({keys})
+                    WHERE a.row IS DISTINCT FROM b.row
+                ) k"""
         )
-    con.execute(
-        """INSERT INTO journal (run_id, seq, table_name, op, row_key, before, after)
-           SELECT $run, row_number() OVER (ORDER BY k.table_name, k.row_key), k.table_name,
-               CASE WHEN b.row IS NULL THEN 'insert' WHEN a.row IS NULL THEN 'delete' ELSE 'update' END,
-               k.row_key, b.row, a.row
-           FROM j_keys k
-           LEFT JOIN j_before b ON b.table_name = k.table_name AND b.row_key = k.row_key
-           LEFT JOIN j_after a ON a.table_name = k.table_name AND a.row_key = k.row_key
-           WHERE b.row IS DISTINCT FROM a.row""",
-        {"run": run_id},
-    )
+        params = {"run": run_id, "seq": seq}
+        row = con.execute(
+            f"""INSERT INTO journal (run_id, seq, table_name, op, row_key, before, after)
+                SELECT $run, $seq + c.n, '{table}', CASE WHEN b.row IS NULL THEN 'insert' ELSE 'update' END,
+                    {key_json(table, "c")}, b.row, to_json(t)
+                FROM {table} t JOIN j_changed c USING ({keys}) LEFT JOIN j_before_{table} b USING ({keys})""",
+            params,
+        ).fetchone()
+        deleted = con.execute(
+            f"""INSERT INTO journal (run_id, seq, table_name, op, row_key, before, after)
+                SELECT $run, $seq + c.n, '{table}', 'delete', {key_json(table, "c")}, b.row, NULL
+                FROM j_changed c JOIN j_before_{table} b USING ({keys}) ANTI JOIN {table} t USING ({keys})""",
+            params,
+        ).fetchone()
+        seq += (int(row[0]) if row else 0) + (int(deleted[0]) if deleted else 0)
+        for done in ("j_changed", f"j_keys_{table}", f"j_before_{table}"):
+            con.execute(f"DROP TABLE {done}")
 
 
 def count_change(con: duckdb.DuckDBPyConnection) -> None:

@@ -9,12 +9,17 @@ lists), so everything about students, contacts and memberships stays set-based i
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
 
-from target_bloomz.contact_info import normalize_email, normalize_phone
+from target_bloomz import contact_sql
+from target_bloomz.contact_info import Normalized, normalize_email, normalize_phone
 from target_bloomz.mapping import Mapping, MappingError
+
+log = logging.getLogger(__name__)
 
 
 def _records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
@@ -148,15 +153,18 @@ def normalize_contacts(con: duckdb.DuckDBPyConnection, region: str) -> None:
 
     A check's answer depends only on the raw value (and a phone's on the region too), so each value is
     checked once per store: the answers are kept in ``contact_checks``, keyed by the raw value's hash (the
-    raw value itself is not kept), and only values not in it go through Python. The new answers wait in
+    raw value itself is not kept), and only values not in it are checked. Values of the common shapes are
+    answered in SQL (contact_sql), the others in Python (contact_info). The new answers wait in
     ``new_contact_checks`` until ``save_contact_checks`` keeps them in the apply transaction.
     """
     people = ("stg_students", "stg_staff", "stg_contacts")
     con.execute(f"CREATE OR REPLACE TEMP TABLE new_contact_checks ({_CHECK_COLUMNS})")
     known = "contact_checks" if _has_contact_checks(con) else "new_contact_checks"  # a new store: none
-    for field, normalize, scope in (
-        ("email", normalize_email, ""),  # an e-mail address's check does not depend on the region
-        ("phone", lambda raw: normalize_phone(raw, region), region),
+    counts: dict[str, tuple[int, int]] = {}  # field: (by SQL, by Python)
+    for field, fast, normalize, scope in (
+        # An e-mail address's check does not depend on the region.
+        ("email", contact_sql.email_check("raw"), normalize_email, ""),
+        ("phone", contact_sql.phone_check("raw", region), lambda raw: normalize_phone(raw, region), region),
     ):
         union = " UNION ".join(f"SELECT {field} FROM {table} WHERE {field} IS NOT NULL" for table in people)
         key = {"field": field, "region": scope}
@@ -170,25 +178,51 @@ def normalize_contacts(con: duckdb.DuckDBPyConnection, region: str) -> None:
             "ON k.field = $field AND k.region = $region AND k.raw_hash = d.raw_hash",
             key,
         )
-        sql = f"SELECT raw FROM distinct_{field} ANTI JOIN norm_{field} USING (raw)"
-        raws = [row[0] for row in con.execute(sql).fetchall()]
-        results = [normalize(raw) for raw in raws]
-        _columns_table(
-            con,
-            f"checked_{field}",
-            {
-                "raw": ("VARCHAR", raws),
-                "value": ("VARCHAR", [r.value for r in results]),
-                "warning": ("VARCHAR", [r.warning for r in results]),
-            },
-        )
+        counts[field] = _check_new_values(con, field, fast, normalize)
         con.execute(f"INSERT INTO norm_{field} SELECT raw, value, warning FROM checked_{field}")
         con.execute(
-            "INSERT INTO new_contact_checks SELECT $field, $region, sha256(raw), value, warning "
+            "INSERT INTO new_contact_checks SELECT $field, $region, raw_hash, value, warning "
             f"FROM checked_{field}",
             key,
         )
         con.execute(f"DROP TABLE distinct_{field}; DROP TABLE checked_{field}")
+    log.info(
+        "contact checks: %d e-mails and %d phones by the SQL fast path, %d in Python",
+        counts["email"][0],
+        counts["phone"][0],
+        counts["email"][1] + counts["phone"][1],
+    )
+
+
+def _check_new_values(
+    con: duckdb.DuckDBPyConnection, field: str, fast: str, normalize: Callable[[str], Normalized]
+) -> tuple[int, int]:
+    """``checked_<field>(raw, raw_hash, value, warning, answered)`` for the values not in ``norm_<field>``:
+    the SQL fast path (a struct: answered, value, warning) answers what it can, Python the rest. Returns
+    how many each answered."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE checked_{field} AS SELECT raw, raw_hash, fast.value, fast.warning, "
+        f"fast.answered FROM (SELECT raw, raw_hash, {fast} AS fast "
+        f"FROM distinct_{field} ANTI JOIN norm_{field} USING (raw))"
+    )
+    sql = f"SELECT raw FROM checked_{field} WHERE NOT answered"
+    raws = [row[0] for row in con.execute(sql).fetchall()]
+    results = [normalize(raw) for raw in raws]
+    _columns_table(
+        con,
+        f"python_{field}",
+        {
+            "raw": ("VARCHAR", raws),
+            "value": ("VARCHAR", [r.value for r in results]),
+            "warning": ("VARCHAR", [r.warning for r in results]),
+        },
+    )
+    con.execute(
+        f"UPDATE checked_{field} c SET value = p.value, warning = p.warning "
+        f"FROM python_{field} p WHERE c.raw = p.raw; DROP TABLE python_{field}"
+    )
+    row = con.execute(f"SELECT count(*) FROM checked_{field}").fetchone()
+    return (row[0] if row else 0) - len(raws), len(raws)
 
 
 _CHECK_COLUMNS = (

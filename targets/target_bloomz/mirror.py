@@ -46,7 +46,7 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
                records BIGINT NOT NULL,
                PRIMARY KEY (feed, stream))"""
     )
-    empty = "(SELECT NULL::JSON AS json WHERE false)"
+    empty = "(SELECT NULL::VARCHAR[] AS s, NULL::VARCHAR[] AS t WHERE false)"  # what stage.columns reads
     for stream in contract.STREAMS:
         columns = ", ".join(stage.columns(stream))
         con.execute(f"CREATE TABLE src_{stream} AS SELECT ''::VARCHAR AS feed, {columns} FROM {empty}")

@@ -54,12 +54,14 @@ SELECT severity, stream, record_key, message FROM run_issues
 WHERE run_id = $run AND (coalesce(len(communities), 0) = 0 OR list_contains(communities, $key))
 """
 
+# The admins of the "Notify to" roles, of every community of the run in one query.
 _RECIPIENTS = """
-SELECT DISTINCT p.id, p.email FROM community_members m
+SELECT DISTINCT c.key, p.id, p.email FROM community_members m
 JOIN communities c ON c.id = m.community_id
 JOIN people p ON p.id = m.person_id
-WHERE c.key = $key AND m.role IN (SELECT unnest($roles::VARCHAR[])) AND p.email IS NOT NULL
-ORDER BY p.id
+WHERE c.key IN (SELECT unnest($keys::VARCHAR[])) AND m.role IN (SELECT unnest($roles::VARCHAR[]))
+  AND p.email IS NOT NULL
+ORDER BY c.key, p.id
 """
 
 
@@ -130,9 +132,13 @@ def queue_status_emails(con: duckdb.DuckDBPyConnection, run_id: int) -> int:
         (con.execute("SELECT options FROM runs WHERE id = ?", [run_id]).fetchone() or ["{}"])[0] or "{}"
     )
     roles = list(options.get("notify_to") or [])
+    keys = run_communities(con, run_id)
+    recipients_of: dict[str, list[tuple[int, str]]] = {}
+    for key, person_id, address in con.execute(_RECIPIENTS, {"keys": keys, "roles": roles}).fetchall():
+        recipients_of.setdefault(key, []).append((person_id, address))
     messages = []
-    for key in run_communities(con, run_id):
-        recipients = con.execute(_RECIPIENTS, {"key": key, "roles": roles}).fetchall()
+    for key in keys:
+        recipients = recipients_of.get(key)
         if not recipients:
             continue
         summary = run_summary(con, run_id, key)

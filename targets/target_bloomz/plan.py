@@ -325,7 +325,10 @@ WITH classes_now AS (
     LEFT JOIN class_members m ON m.class_id = cn.class_id AND m.person_id = pp.person_id
     -- removed from the class by hand in Bloomz (edits.remove_member): not added back
     LEFT JOIN class_member_tombstones t ON t.class_id = cn.class_id AND t.person_id = pp.person_id
-    QUALIFY row_number() OVER (PARTITION BY cn.class_id, pp.person_id ORDER BY {_CLASS_ROLE_ORDER}) = 1
+    -- a tie (a teacher both enrolled and the section's primary teacher) goes to the first rule by name
+    QUALIFY row_number() OVER (
+        PARTITION BY cn.class_id, pp.person_id ORDER BY {_CLASS_ROLE_ORDER}, w.rule
+    ) = 1
 )
 SELECT *,
     CASE WHEN old_role IS NULL AND tombstoned THEN 'skip'
@@ -351,12 +354,9 @@ JOIN k_people c ON c.kind = 'parent' AND c.source_id = l.contact_id
 LEFT JOIN student_contacts sc ON sc.student_id = s.person_id AND sc.contact_id = c.person_id
 """
 
-# One SELECT per entity, all with the plan_rows columns after (run_id, seq).
+# One SELECT per entity, each with ord (the entity's place in the plan) and the plan_rows columns after
+# (run_id, seq).
 _PLAN_ROWS = """
-INSERT INTO plan_rows
-SELECT $run, row_number() OVER (ORDER BY ord, target, source_id), entity, action, target_id, target,
-    source_stream, source_id, rule, reason, before, after
-FROM (
     SELECT 1 AS ord, 'community' AS entity, action, community_id AS target_id, key AS target,
         'schools' AS source_stream, array_to_string(school_ids, ',') AS source_id, 'communities' AS rule,
         CASE WHEN action = 'create' THEN 'selected school' WHEN new_school THEN 'adds a school'
@@ -402,7 +402,6 @@ FROM (
         CASE WHEN action = 'update' THEN json_object('relationship', old_relationship, 'type', old_type) END,
         json_object('relationship', relationship, 'type', type)
     FROM p_student_contacts WHERE action IS NOT NULL
-)
 """
 
 # Warnings the admin must see: every set-aside record, every section left out for its name or a template
@@ -454,6 +453,35 @@ class PlanSummary:
         return sum(n for actions in self.counts.values() for a, n in actions.items() if a != "skip")
 
 
+def _save_plan_rows(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    """Save the plan rows numbered in plan order: entity, then target, then source record.
+
+    Bounded memory at any size: the rows go to a temp table as they come and only their sort keys are
+    sorted (a sort spills to disk, where a row_number() window holds every whole row in memory); a row's
+    number is its place in that order.
+    """
+    con.execute(f"CREATE OR REPLACE TEMP TABLE p_plan_rows AS {_PLAN_ROWS}")
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    keep_order = bool(row and row[0])
+    con.execute("SET preserve_insertion_order = true")  # the sorted row ids keep their order as rowid
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE p_plan_order AS "
+            "SELECT rowid AS plan_row FROM p_plan_rows ORDER BY ord, target, source_id"
+        )
+    finally:
+        con.execute(f"SET preserve_insertion_order = {str(keep_order).lower()}")
+    # row ids of a new table count up from where its storage starts (inside a transaction, not from 0)
+    con.execute(
+        """INSERT INTO plan_rows
+           SELECT $run, o.rowid - (SELECT min(rowid) FROM p_plan_order) + 1, r.* EXCLUDE (ord)
+           FROM p_plan_order o JOIN p_plan_rows r ON r.rowid = o.plan_row""",
+        {"run": run_id},
+    )
+    con.execute("DROP TABLE p_plan_rows")
+    con.execute("DROP TABLE p_plan_order")
+
+
 def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> PlanSummary:
     """Compute the plan into the p_* temp tables and save its rows and issues under ``run_id``."""
     params: dict[str, Any] = {
@@ -482,7 +510,7 @@ def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> Plan
     run(_COMMUNITY_MEMBERS)
     run(_CLASS_MEMBERS, "source")
     run(_STUDENT_CONTACTS)
-    con.execute(_PLAN_ROWS, {"run": run_id})
+    _save_plan_rows(con, run_id)
     con.execute(_ISSUES, {"run": run_id})
     identity.report_matches(con, run_id)
     removals.plan(con, mapping, run_id)  # re-sync (issue 7): archives and removals, complete pulls only

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import duckdb
 
-from bloomz_sync import contract
 from target_bloomz import guard, held, journal, locks, mirror, runs, store
 from target_bloomz.locks import TakenOver
 from target_bloomz.mapping import Mapping, MappingError
@@ -47,23 +46,6 @@ def _spooled_schools(spool_dir: Path) -> list[dict]:
             except ValueError:  # a bad school record is reported by staging, not here
                 continue
     return schools
-
-
-def versioned_streams(spool_dir: Path) -> set[str]:
-    """Streams whose records carry a table version: a full pull started them (a delta's carry none)."""
-    found = set()
-    for stream in contract.STREAMS:
-        path = spool_file(spool_dir, stream)
-        if not path.exists():
-            continue
-        with path.open("rb") as lines:
-            first = lines.readline()
-        try:
-            if first and json.loads(first).get("_sdc_table_version") is not None:
-                found.add(stream)
-        except ValueError:  # a broken record is reported by staging
-            continue
-    return found
 
 
 def _mirrored_schools(database: Path, feed: str) -> list[dict]:

@@ -2,15 +2,20 @@
 
 Nothing is checked per record here: the contract (keys, types, formats, references) is checked set-based
 in SQL when the spool is staged (stage.py), so a bad record is set aside with its reason, never fatal.
+Most records never reach a sink: the reader (reader.py) appends them to the spool as they came. Sinks
+take the rest (records of other streams, or when stream maps are configured) and BATCH files.
 """
 
 from __future__ import annotations
 
+import gzip
 import typing as t
 from pathlib import Path
 
 import msgspec
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, StorageTarget
 from singer_sdk.sinks import Sink
+from upath import UPath
 
 from bloomz_sync import contract
 
@@ -18,14 +23,41 @@ if t.TYPE_CHECKING:
     from target_bloomz.target import TargetBloomz
 
 
-# Added to every record by the SDK along with _sdc_deleted_at and _sdc_table_version, which we keep.
+# Added to every record by the SDK along with _sdc_deleted_at, which we keep (deletions need it).
 _SDK_BOOKKEEPING = (
     "_sdc_extracted_at",
     "_sdc_received_at",
     "_sdc_batched_at",
     "_sdc_sequence",
+    "_sdc_table_version",  # the reader notes which streams carried one (RosterReader.versioned)
     "_sdc_sync_started_at",
 )
+_CHUNK = 1 << 20
+
+
+class Spools:
+    """The run's spool files, one append handle per stream.
+
+    One handle per stream, shared: a changed SCHEMA makes the SDK start a new sink for the stream while the
+    old one lives on until the end of input, and the reader writes records beside both; one handle keeps
+    the lines in the order they came (the last record of a key wins in staging).
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._files: dict[str, t.BinaryIO] = {}
+
+    def file(self, stream: str) -> t.BinaryIO:
+        """The stream's spool, opened for appending on first use."""
+        if stream not in self._files:
+            self._files[stream] = spool_file(self.directory, stream).open("ab")
+        return self._files[stream]
+
+    def close(self) -> None:
+        """Close every spool, so staging reads all that was written."""
+        for spool in self._files.values():
+            spool.close()
+        self._files.clear()
 
 
 class RosterSink(Sink):
@@ -39,11 +71,11 @@ class RosterSink(Sink):
         """Open the spool file."""
         super().setup()
         self._encoder = msgspec.json.Encoder()
-        self._spool = spool_file(self.target.spool_dir, self.stream_name).open("ab")
+        self._spool = self.target.spools.file(self.stream_name)
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
-        """Keep ``_sdc_deleted_at`` and ``_sdc_table_version``: deletions and ACTIVATE_VERSION need them."""
+        """Keep ``_sdc_deleted_at`` (deletions need it) and ACTIVATE_VERSION without the SDK's warning."""
         return True
 
     def get_validator(self) -> None:
@@ -78,13 +110,52 @@ class RosterSink(Sink):
         """Flush the spool; the records reach the store at the end of input, in one plan and apply."""
         self._spool.flush()
 
+    def process_batch_files(self, encoding: BaseBatchFileEncoding, files: t.Sequence[str]) -> None:
+        """Append each JSONL batch file (one record a line) to the spool in one copy, then delete it if local.
+
+        Files are opened as singer-sdk's own implementation opens them (``StorageTarget``). The tap leaves
+        its files for the target, so a local one is deleted once its records are in the spool.
+        """
+        if encoding.format != "jsonl" or encoding.compression not in {None, "none", "gzip"}:
+            raise ValueError(
+                f"BATCH of stream {self.stream_name}: {encoding.format} files (compression: "
+                f"{encoding.compression or 'none'}) are not supported; target-bloomz reads jsonl batch "
+                "files, uncompressed or gzip"
+            )
+        storage = self.batch_config.storage if self.batch_config else None
+        for url in files:
+            head, name = StorageTarget.split_url(url)
+            file_storage = storage or StorageTarget.from_url(head)
+            with file_storage.open(name, mode="rb") as file:
+                if encoding.compression == "gzip":
+                    with gzip.open(file) as unzipped:
+                        self._append(unzipped)
+                else:
+                    self._append(file)
+            path = UPath(file_storage.get_url(name))
+            if path.protocol in {"", "file", "local"}:
+                path.unlink()
+        self._spool.flush()
+
+    def _append(self, source: t.IO[bytes] | gzip.GzipFile) -> None:
+        """Copy a batch file to the spool, ending it with a newline (the spool is one record a line).
+
+        shutil.copyfileobj's loop, keeping the last chunk to see whether the file ended its last line.
+        """
+        last = b""
+        while chunk := source.read(_CHUNK):
+            self._spool.write(chunk)
+            last = chunk
+        if last and not last.endswith(b"\n"):
+            self._spool.write(b"\n")
+
     def activate_version(self, new_version: int) -> None:
         """The stream was pulled complete: remember it for the run (only complete streams may remove)."""
         self.target.mark_complete(self.stream_name, new_version)
 
     def clean_up(self) -> None:
-        """Close the spool file."""
-        self._spool.close()
+        """Flush the spool file; the target closes it (TargetBloomz.spools) once every sink is done."""
+        self._spool.flush()
         super().clean_up()
 
 

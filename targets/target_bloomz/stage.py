@@ -5,6 +5,11 @@ contract schema in ``schemas/roster/``. A record that breaks the contract (missi
 date, unknown field, value outside an enum, a reference to an unknown section, student or contact) is
 set aside into ``stg_rejects`` with its reason (and the record as received, so the run can still tell
 which school it concerns: issue_scope.py): the run reports it, it never stops the run.
+
+Each record is parsed three times, not once per check and column: ``json_extract_string`` and
+``json_type`` each take the list of all the contract's fields, ``json_keys`` finds unknown fields, and every
+check and column works on the small per-field values ``s[i]`` (the field's text: a string unquoted, an
+array or object as JSON) and ``t[i]`` (its JSON type; NULL when the field is missing).
 """
 
 from __future__ import annotations
@@ -31,93 +36,118 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _kinds(prop: dict[str, Any]) -> list[str]:
+    return prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
+
+
 def _types(prop: dict[str, Any]) -> list[str]:
-    kinds = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
-    return [duck for kind in kinds for duck in _JSON_TYPES[kind]]
+    return [duck for kind in _kinds(prop) for duck in _JSON_TYPES[kind]]
+
+
+def _fields(stream: str) -> list[tuple[str, dict[str, Any], str, str]]:
+    """Each contract field with its SQL text ``s[i]`` and type ``t[i]``, i its place in ``_paths``."""
+    properties = contract.load_schema(stream)["properties"]
+    return [(name, prop, f"s[{i}]", f"t[{i}]") for i, (name, prop) in enumerate(properties.items(), 1)]
+
+
+def _paths(stream: str) -> str:
+    """The SQL list of every contract field's JSON path, in schema order (the order ``s`` and ``t`` use)."""
+    return "[" + ", ".join(_quote(f"$.{name}") for name in contract.load_schema(stream)["properties"]) + "]"
+
+
+def _items(text: str, jtype: str, function: str) -> str:
+    """SQL: ``function`` (json_extract_string or json_type) of each item of an array field, else NULL."""
+    return f"CASE WHEN {jtype} = 'ARRAY' THEN {function}({text}, '$[*]') END"  # only an array's text is JSON
 
 
 def _checks(stream: str) -> list[str]:
-    """SQL expressions over ``json`` each yielding a problem message or NULL."""
-    schema = contract.load_schema(stream)
-    required = set(schema.get("required", []))
+    """SQL expressions over ``s``, ``t`` and ``unknown`` each yielding a problem message or NULL."""
+    required = set(contract.load_schema(stream).get("required", []))
     checks = []
-    for name, prop in schema["properties"].items():
-        path = _quote(f"$.{name}")
-        jtype = f"json_type(json, {path})"
-        value = f"(json ->> {path})"
+    for name, prop, text, jtype in _fields(stream):
         if name in required:
             checks.append(f"CASE WHEN {jtype} IS NULL OR {jtype} = 'NULL' THEN 'missing {name}' END")
         allowed = ", ".join(_quote(t) for t in _types(prop))
-        expected = " or ".join(prop["type"] if isinstance(prop["type"], list) else [prop["type"]])
+        expected = " or ".join(_kinds(prop))
         null_check = "" if name in required else f" OR ({jtype} = 'NULL' AND 'NULL' NOT IN ({allowed}))"
         checks.append(
             f"CASE WHEN {jtype} NOT IN ({allowed}, 'NULL'){null_check}"
             f" THEN '{name}: expected {expected}, got ' || lower({jtype}) END"
         )
         if prop.get("minLength"):
-            checks.append(f"CASE WHEN {jtype} = 'VARCHAR' AND {value} = '' THEN '{name}: empty' END")
+            checks.append(f"CASE WHEN {jtype} = 'VARCHAR' AND {text} = '' THEN '{name}: empty' END")
         if "enum" in prop:
             values = ", ".join(_quote(v) for v in prop["enum"] if v is not None)
             checks.append(
-                f"CASE WHEN {jtype} = 'VARCHAR' AND {value} NOT IN ({values})"
-                f" THEN '{name}: ' || {value} || ' is not one of {values.replace(chr(39), '')}' END"
+                f"CASE WHEN {jtype} = 'VARCHAR' AND {text} NOT IN ({values})"
+                f" THEN '{name}: ' || {text} || ' is not one of {values.replace(chr(39), '')}' END"
             )
         items = prop.get("items", {})
         if "enum" in items:
             values = ", ".join(_quote(v) for v in items["enum"])
             checks.append(
-                f"CASE WHEN {jtype} = 'ARRAY' AND len(list_filter(json_extract_string(json, "
-                f"{_quote(f'$.{name}[*]')}), lambda x: x NOT IN ({values}))) > 0"
+                f"CASE WHEN len(list_filter({_items(text, jtype, 'json_extract_string')}, "
+                f"lambda x: x NOT IN ({values}))) > 0"
                 f" THEN '{name}: a value is not one of {values.replace(chr(39), '')}' END"
             )
         elif items.get("type") == "string":
+            item_types = _items(text, jtype, "json_type")
             checks.append(
-                f"CASE WHEN {jtype} = 'ARRAY' AND len(list_filter(json_type(json, "
-                f"{_quote(f'$.{name}[*]')}), lambda x: x <> 'VARCHAR')) > 0"
+                f"CASE WHEN len(list_filter({item_types}, lambda x: x <> 'VARCHAR')) > 0"
                 f" THEN '{name}: expected an array of strings' END"
             )
         fmt = {"date-time": "TIMESTAMPTZ", "date": "DATE"}.get(prop.get("format", ""))
         if fmt:
             checks.append(
-                f"CASE WHEN {jtype} = 'VARCHAR' AND TRY_CAST({value} AS {fmt}) IS NULL"
+                f"CASE WHEN {jtype} = 'VARCHAR' AND TRY_CAST({text} AS {fmt}) IS NULL"
                 f" THEN '{name}: not a valid {prop['format']}' END"
             )
-    known = ", ".join(_quote(k) for k in schema["properties"])
-    unknown = f"list_filter(json_keys(json), lambda k: k NOT IN ({known}) AND NOT starts_with(k, '_sdc_'))"
-    checks.append(
-        f"CASE WHEN len({unknown}) > 0 THEN 'unknown fields: ' || array_to_string({unknown}, ', ') END"
-    )
+    checks.append("CASE WHEN len(unknown) > 0 THEN 'unknown fields: ' || array_to_string(unknown, ', ') END")
     return checks
 
 
+def _unknown(stream: str) -> str:
+    """SQL: the record's fields that are neither in the contract nor singer bookkeeping (``_sdc_*``)."""
+    known = ", ".join(_quote(k) for k in contract.load_schema(stream)["properties"])
+    # Cheap first: a record with only contract fields has as many keys as contract fields present.
+    return (
+        "CASE WHEN len(json_keys(json)) > list_count(t) THEN list_filter(json_keys(json), "
+        f"lambda k: k NOT IN ({known}) AND NOT starts_with(k, '_sdc_')) END"
+    )
+
+
 def columns(stream: str) -> list[str]:
-    """SQL expressions extracting the typed columns of a stream from ``json``."""
-    schema = contract.load_schema(stream)
+    """SQL expressions extracting the typed columns of a stream from its field texts ``s`` and types ``t``."""
     columns = []
-    for name, prop in schema["properties"].items():
+    for name, prop, text, jtype in _fields(stream):
         if name.startswith("_sdc_"):
-            continue  # _deleted_at below
-        path = _quote(f"$.{name}")
-        kinds = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
+            continue  # _deleted_at, see stage()
+        kinds = _kinds(prop)
         if "array" in kinds:
-            expr = f"coalesce(json_extract_string(json, {_quote(f'$.{name}[*]')}), [])"
+            expr = f"coalesce({_items(text, jtype, 'json_extract_string')}, [])"
         elif "object" in kinds:
-            expr = f"coalesce(json -> {path}, '{{}}'::JSON)"
+            expr = f"CASE WHEN {jtype} = 'OBJECT' THEN {text}::JSON ELSE '{{}}'::JSON END"
         elif "boolean" in kinds:
-            expr = f"TRY_CAST(json ->> {path} AS BOOLEAN)"
+            expr = f"TRY_CAST({text} AS BOOLEAN)"
         else:
-            expr = f"json ->> {path}"
+            expr = text
         columns.append(f"{expr} AS {name}")
     return columns
 
 
+def _deleted_at(stream: str) -> str:
+    text = next(text for name, _, text, _ in _fields(stream) if name == "_sdc_deleted_at")
+    return f"TRY_CAST({text} AS TIMESTAMPTZ) AS _deleted_at"
+
+
 def _key_expr(stream: str) -> str:
-    keys = contract.key_properties(stream)
-    return " || '/' || ".join(f"coalesce(json ->> {_quote('$.' + k)}, '?')" for k in keys)
+    """SQL: the record key of a checked row (``?`` for a missing part), as rejects report it."""
+    return " || '/' || ".join(f"coalesce({k}, '?')" for k in contract.key_properties(stream))
 
 
 def stage(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> dict[str, int]:
     """Build ``stg_<stream>`` for every standard stream, and ``stg_rejects``; return records per stream."""
+    con.execute("SET preserve_insertion_order = true")  # the line numbers are the tables' row order
     con.execute(
         "CREATE OR REPLACE TEMP TABLE stg_rejects "
         "(stream VARCHAR, record_key VARCHAR, problem VARCHAR, json JSON)"
@@ -129,29 +159,52 @@ def stage(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> dict[str, int]:
             source = f"read_json_objects({_quote(str(spool))}, format = 'newline_delimited')"
         else:
             source = "(SELECT NULL::JSON AS json WHERE false)"
-        checks = ", ".join(_checks(stream))
-        # One copy of the input in DuckDB: number the lines (the last record of a key wins) and check
-        # them in the same pass; the numbering is a streaming window, so it costs no memory of its own.
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE chk_{stream} AS SELECT _line, json, "
-            f"list_filter([{checks}], lambda x: x IS NOT NULL) AS problems "
-            f"FROM (SELECT row_number() OVER () AS _line, json FROM {source})"
-        )
-        con.execute(
-            f"INSERT INTO stg_rejects SELECT '{stream}', {_key_expr(stream)}, "
-            f"array_to_string(problems, '; '), json FROM chk_{stream} WHERE len(problems) > 0"
-        )
-        keys = ", ".join(contract.key_properties(stream))
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE stg_{stream} AS SELECT {', '.join(columns(stream))}, "
-            "TRY_CAST(json ->> '$._sdc_deleted_at' AS TIMESTAMPTZ) AS _deleted_at, _line "
-            f"FROM chk_{stream} WHERE len(problems) = 0 "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _line DESC) = 1"
-        )
-        row = con.execute(f"SELECT count(*) FROM chk_{stream}").fetchone()
-        received[stream] = int(row[0]) if row else 0
-        con.execute(f"DROP TABLE chk_{stream}")  # free it before the next stream is read
+        received[stream] = _check(con, stream, source)
+        _set_aside(con, stream)
+        con.execute(f"DROP TABLE IF EXISTS stg_{stream}; ALTER TABLE chk_{stream} RENAME TO stg_{stream}")
     return received
+
+
+def _check(con: duckdb.DuckDBPyConnection, stream: str, source: str) -> int:
+    """``chk_<stream>``: every record typed and checked in one pass, and numbered; return how many were read.
+
+    The record's text is kept only when it breaks the contract, for ``stg_rejects``. Staging runs with
+    preserve_insertion_order on, so the table keeps input order in parallel and its rowid numbers the lines.
+    """
+    paths = _paths(stream)
+    row = con.execute(
+        f"CREATE OR REPLACE TEMP TABLE chk_{stream} AS "
+        f"SELECT {', '.join(columns(stream))}, {_deleted_at(stream)}, "
+        "problem, CASE WHEN problem IS NOT NULL THEN json END AS json "
+        f"FROM (SELECT *, nullif(concat_ws('; ', {', '.join(_checks(stream))}), '') AS problem "
+        f"FROM (SELECT json, json_extract_string(json, {paths}) AS s, json_type(json, {paths}) AS t, "
+        f"{_unknown(stream)} AS unknown FROM {source}))"
+    ).fetchone()
+    con.execute(f"ALTER TABLE chk_{stream} ADD COLUMN _line BIGINT")
+    # a new table's rowids start at 0, or higher inside a transaction: count from its first
+    con.execute(f"UPDATE chk_{stream} SET _line = rowid - (SELECT min(rowid) FROM chk_{stream}) + 1")
+    return int(row[0]) if row else 0
+
+
+def _set_aside(con: duckdb.DuckDBPyConnection, stream: str) -> None:
+    """Move the records that break the contract to ``stg_rejects``; of several of one key keep the last.
+
+    Deleting in place keeps the checked table as the staged one: no copy of the stream.
+    """
+    table = f"chk_{stream}"
+    con.execute(
+        f"INSERT INTO stg_rejects SELECT '{stream}', {_key_expr(stream)}, problem, json "
+        f"FROM {table} WHERE problem IS NOT NULL"
+    )
+    con.execute(f"DELETE FROM {table} WHERE problem IS NOT NULL")
+    keys = contract.key_properties(stream)
+    same_key = " AND ".join(f"c.{k} = d.{k}" for k in keys)
+    con.execute(
+        f"DELETE FROM {table} c USING (SELECT {', '.join(keys)}, max(_line) AS last FROM {table} "
+        f"GROUP BY ALL HAVING count(*) > 1) d WHERE {same_key} AND c._line < d.last"
+    )
+    con.execute(f"ALTER TABLE {table} DROP COLUMN problem")
+    con.execute(f"ALTER TABLE {table} DROP COLUMN json")
 
 
 def other_streams(spool_dir: Path) -> dict[str, int]:

@@ -313,7 +313,7 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     if read_only:
         if not path.exists():
             raise StoreError(f"no Bloomz store at {path} (run an import first, or pass --database)")
-        con = duckdb.connect(str(path), read_only=True)
+        con = _quiet(duckdb.connect(str(path), read_only=True))
         found = schema_version(con)
         if found != SCHEMA_VERSION:
             con.close()
@@ -324,8 +324,14 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         return con
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path))
+        con = _quiet(duckdb.connect(str(path)))
     except duckdb.IOException as err:
         raise StoreError(f"cannot open the Bloomz store {path}: {err}") from err
     upgrade(con)
+    return con
+
+
+def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """No progress bar: DuckDB draws it on standard output, which is the Singer channel (and an export's)."""
+    con.execute("SET enable_progress_bar = false")
     return con

@@ -33,3 +33,12 @@ def test_a_store_newer_than_the_code_is_refused(database):
 
     with pytest.raises(store.StoreError, match="schema version 99, newer than this bloomz-sync"):
         store.connect(database)
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_the_store_never_draws_a_progress_bar_on_standard_output(database, read_only):
+    """DuckDB's progress bar goes to stdout: the target's Singer channel and `export`'s output."""
+    store.connect(database).close()
+    with store.connect(database, read_only=read_only) as con:
+        row = con.execute("SELECT current_setting('enable_progress_bar')").fetchone()
+    assert row == (False,)

@@ -1,0 +1,124 @@
+"""BATCH files: a stream's records as JSON Lines files, written with msgspec (both taps share this).
+
+singer-sdk's own JSONL batcher (``singer_sdk.contrib.batch_encoder_jsonl``) is not used: it always gzips at
+level 9 and encodes each record with the json module, which is slower than the RECORD messages batches are
+meant to replace (bench/README.md, "tap-clever"). Here records are encoded with msgspec as the taps'
+RECORD messages are (``MsgSpecWriter``'s settings), one per line; files are gzipped (at a low level, for
+speed) only when ``batch_config.encoding.compression`` is ``gzip``.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import islice
+from typing import IO, TYPE_CHECKING, Any
+from uuid import uuid4
+
+import msgspec
+from singer_sdk import Stream
+from singer_sdk.contrib.msgspec import enc_hook
+from singer_sdk.exceptions import FatalAPIError
+from singer_sdk.mapper import SameRecordTransform
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig, SDKBatchMessage
+
+Writable = IO[bytes] | gzip.GzipFile
+
+GZIP_LEVEL = 1  # level 9 (the SDK's) costs more CPU than the whole rest of the tap
+CHUNK_RECORDS = 5000  # records encoded and written at a time
+
+
+class VersionedBatches(Stream):
+    """A stream whose BATCH messages carry the pull's table version, as its RECORD messages do.
+
+    Our extension of the SDK's BATCH message: a full pull's files carry its version, so target-bloomz tells a
+    full pull cut short from a delta (which carries none). SDKBatchMessage has the field; singer-sdk 0.54
+    leaves it empty. Check this on an SDK upgrade.
+    """
+
+    def _generate_batch_messages(
+        self, encoding: BaseBatchFileEncoding, manifest: list[str]
+    ) -> Generator[SDKBatchMessage, None, None]:
+        for message in super()._generate_batch_messages(encoding, manifest):
+            message.version = self._stream_version
+            yield message
+
+
+class BatchSettingError(FatalAPIError):
+    """batch_config asks for files this writer does not produce (the taps stop with the message)."""
+
+
+@dataclass(frozen=True)
+class BatchFile:
+    """One written file: its URL (the BATCH message's manifest entry) and how many records it holds."""
+
+    url: str
+    records: int
+
+
+def check(config: BatchConfig, tap_name: str) -> None:
+    """Refuse an encoding this writer does not produce, before anything is written."""
+    encoding = config.encoding
+    if encoding.format != "jsonl":
+        raise BatchSettingError(
+            f"batch_config.encoding.format {encoding.format!r} is not supported by {tap_name}; use 'jsonl'."
+        )
+    if encoding.compression not in (None, "none", "gzip"):
+        raise BatchSettingError(
+            f"batch_config.encoding.compression {encoding.compression!r} is not supported; "
+            "use 'none' or 'gzip'."
+        )
+
+
+def record_path_reason(stream: Stream) -> str | None:
+    """Why a stream's records must go through singer-sdk's per-record path, if they must.
+
+    Batch files hold the records exactly as the tap builds them: stream maps, flattening, deselected
+    properties and a record limit (``--test``) are applied only on the SDK's record path.
+    """
+    if stream.ABORT_AT_RECORD_COUNT is not None:
+        return "a record limit is set (--test)"
+    maps = stream.stream_maps
+    if len(maps) != 1 or type(maps[0]) is not SameRecordTransform or maps[0].stream_alias != stream.name:
+        return "stream maps are configured for it"
+    if maps[0].flattening_enabled:
+        return "flattening is enabled"
+    if not all(stream.mask.values()):
+        return "some of its properties are deselected"
+    return None
+
+
+def write(
+    records: Iterable[dict[str, Any]], config: BatchConfig, tap_name: str, stream: str
+) -> Iterator[BatchFile]:
+    """Write the records to files of at most ``batch_size`` records each; yield each file once closed."""
+    gzipped = config.encoding.compression == "gzip"
+    run = f"{config.storage.prefix or ''}{tap_name}--{stream}-{uuid4()}"
+    suffix = ".jsonl.gz" if gzipped else ".jsonl"
+    encoder = msgspec.json.Encoder(enc_hook=enc_hook, decimal_format="number")
+    source = iter(records)
+    number = 0
+    while chunk := list(islice(source, min(CHUNK_RECORDS, config.batch_size))):
+        number += 1
+        filename = f"{run}-{number}{suffix}"
+        count = 0
+        with _open(config, filename, gzipped) as file:
+            while chunk:
+                file.write(encoder.encode_lines(chunk))  # one JSON object per line, in one C call
+                count += len(chunk)
+                chunk = list(islice(source, min(CHUNK_RECORDS, config.batch_size - count)))
+        yield BatchFile(config.storage.get_url(filename), count)
+
+
+@contextmanager
+def _open(config: BatchConfig, filename: str, gzipped: bool) -> Iterator[Writable]:
+    with config.storage.open(filename, "wb") as raw:
+        if not gzipped:
+            yield raw
+            return
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL) as zipped:
+            yield zipped

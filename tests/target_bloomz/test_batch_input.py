@@ -1,0 +1,146 @@
+"""BATCH messages (singer-sdk's batch extension): JSONL files of records, read into the same store rows.
+
+Each test writes the batch files itself, as a tap in batch mode leaves them, and runs the real
+target-bloomz executable on the messages that point at them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from bloomz_sync import contract
+from tests.resync.resync_helpers import NO_LIMITS
+from tests.support.district import district, query, run_target, singer_lines
+from tests.target_bloomz.test_input_reader import exported, issues
+
+Records = dict[str, list[dict[str, Any]]]
+_MEMBERSHIPS_OF_STU1 = (
+    "SELECT count(*) FROM class_members m JOIN person_sources s USING (person_id) WHERE s.source_id = 'stu1'"
+)
+
+
+def _jsonl(records: list[dict[str, Any]], *, final_newline: bool = True) -> bytes:
+    text = "\n".join(json.dumps(record) for record in records)
+    return (text + "\n" if final_newline and records else text).encode()
+
+
+def batch_lines(records: Records, files: Path, *, version: int | None = 1, activate: bool = True) -> str:
+    """SCHEMA, then each stream's records in two BATCH messages (a gzip file, then a plain file without
+    its last newline), ACTIVATE_VERSION when ``activate``, then STATE."""
+    files.mkdir(parents=True, exist_ok=True)
+    messages: list[dict[str, Any]] = []
+    for stream, rows in records.items():
+        messages.append(
+            {
+                "type": "SCHEMA",
+                "stream": stream,
+                "schema": contract.load_schema(stream),
+                "key_properties": contract.key_properties(stream),
+            }
+        )
+        half = len(rows) // 2
+        zipped, plain = files / f"{stream}-1.jsonl.gz", files / f"{stream}-2.jsonl"
+        zipped.write_bytes(gzip.compress(_jsonl(rows[:half])))
+        plain.write_bytes(_jsonl(rows[half:], final_newline=False))
+        for path, compression in ((zipped, "gzip"), (plain, "none")):
+            batch = {
+                "type": "BATCH",
+                "stream": stream,
+                "encoding": {"format": "jsonl", "compression": compression},
+                "manifest": [path.as_uri()],
+            }
+            messages.append(batch | ({"version": version} if version is not None else {}))
+        if activate:
+            messages.append({"type": "ACTIVATE_VERSION", "stream": stream, "version": version})
+    messages.append({"type": "STATE", "value": {"bookmarks": {"run": "1"}}})
+    return "".join(json.dumps(message) + "\n" for message in messages)
+
+
+def test_batch_files_land_the_same_rows_as_record_messages(tmp_path):
+    records = district()
+    records["contacts"].append({"last_name": "No Id"})  # set aside the same way in both
+    by_record, by_batch = tmp_path / "records" / "bloomz.duckdb", tmp_path / "batch" / "bloomz.duckdb"
+    assert run_target({"database": str(by_record)}, singer_lines(records), tmp_path).returncode == 0
+    files = tmp_path / "files"
+
+    result = run_target({"database": str(by_batch)}, batch_lines(records, files), tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert exported(by_batch) == exported(by_record)
+    assert issues(by_batch) == issues(by_record)
+    assert ("error", "contacts", "?", "missing id") in issues(by_batch)
+    for stream in contract.STREAMS:
+        kept = len(records[stream]) - (stream == "contacts")  # all but the contact without an id
+        assert query(by_batch, f"SELECT count(*) FROM src_{stream}") == [(kept,)], stream
+    assert query(by_batch, "SELECT status FROM runs") == [("applied",)]
+    assert result.states == [{"bookmarks": {"run": "1"}}]
+    assert list(files.iterdir()) == [], "the target deletes the local batch files it has read"
+
+
+def test_a_batch_pull_cut_short_is_reported_and_removes_nothing(database, tmp_path, mapping_file):
+    config = {"database": str(database), "mapping": str(mapping_file(NO_LIMITS)), "full_data": True}
+    assert run_target(config, batch_lines(district(), tmp_path / "first"), tmp_path).returncode == 0
+    records = district()
+    records["enrollments"] = [e for e in records["enrollments"] if e["user_id"] != "stu1"]
+
+    # The batches carry the pull's version, but no ACTIVATE_VERSION came: it stopped half-way.
+    cut_short = batch_lines(records, tmp_path / "second", activate=False)
+    result = run_target(config, cut_short, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert (
+        "warning",
+        "enrollments",
+        None,
+        "did not close complete; removals judged from the mirror as of run 1",
+    ) in issues(database)
+    assert query(database, _MEMBERSHIPS_OF_STU1) == [(1,)]
+
+
+def test_a_delta_in_batches_deletes_what_the_source_deleted(database, tmp_path, mapping_file):
+    config = {"database": str(database), "mapping": str(mapping_file(NO_LIMITS)), "full_data": True}
+    assert run_target(config, batch_lines(district(), tmp_path / "full"), tmp_path).returncode == 0
+    gone = {
+        "section_id": "sec1",
+        "user_id": "stu1",
+        "role": "student",
+        "_sdc_deleted_at": "2026-11-23T03:00:00Z",
+    }
+
+    delta = batch_lines({"enrollments": [gone]}, tmp_path / "delta", version=None, activate=False)
+    result = run_target(config, delta, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "did not close complete" not in result.stderr  # a delta carries no version
+    assert query(database, _MEMBERSHIPS_OF_STU1) == [(0,)]
+
+
+def test_parquet_batches_fail_with_a_clear_error(database, tmp_path):
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "students.parquet").write_bytes(b"PAR1")
+    schema = {
+        "type": "SCHEMA",
+        "stream": "students",
+        "schema": contract.load_schema("students"),
+        "key_properties": ["id"],
+    }
+    batch = {
+        "type": "BATCH",
+        "stream": "students",
+        "encoding": {"format": "parquet", "compression": None},
+        "manifest": [(files / "students.parquet").as_uri()],
+    }
+
+    result = run_target({"database": str(database)}, f"{json.dumps(schema)}\n{json.dumps(batch)}\n", tmp_path)
+
+    assert result.returncode != 0
+    assert (
+        "BATCH of stream students: parquet files (compression: none) are not supported; "
+        "target-bloomz reads jsonl batch files, uncompressed or gzip"
+    ) in result.stderr
+    assert not database.exists()
+    assert (files / "students.parquet").exists()
