@@ -3,7 +3,6 @@ the store compared through ``bloomz-sync export`` (helpers in nightly.py)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from roster_sandbox.testing import Sandbox, run_sandbox
+
+from tests.support.dumps import copy_dump
 
 # tests/target_bloomz/district.py: the hand-made district and the run_target helper.
 
@@ -52,10 +53,7 @@ def tiny_district(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def demo_copy(demo_district_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of Clever's demo district that the tests move forward night by night."""
-    folder = tmp_path_factory.mktemp("demo")
-    for dump in demo_district_dir.glob("*.json"):
-        shutil.copyfile(dump, folder / dump.name)  # copies of read-only files are writable
-    return folder
+    return copy_dump(demo_district_dir, tmp_path_factory.mktemp("demo"))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ import pytest
 from roster_sandbox.testing import Sandbox, run_sandbox
 
 from bloomz_sync import contract
+from tests.support.dumps import copy_dump
 from tests.tap_clever.conftest import TapRun, sandbox_config
 
 ROSTER_SANDBOX = str(Path(sys.executable).parent / "roster-sandbox")
@@ -153,10 +153,7 @@ def test_a_pull_that_fails_half_way_is_never_closed(
 @pytest.fixture(scope="module")
 def district(demo_district_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the demo district, moved one night forward by the test."""
-    directory = tmp_path_factory.mktemp("district")
-    for dump in demo_district_dir.glob("*.json"):
-        shutil.copyfile(dump, directory / dump.name)  # copies of read-only files are writable
-    return directory
+    return copy_dump(demo_district_dir, tmp_path_factory.mktemp("district"))
 
 
 @pytest.fixture(scope="module")

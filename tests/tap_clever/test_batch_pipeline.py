@@ -20,6 +20,7 @@ import pytest
 from roster_sandbox.testing import Sandbox, run_sandbox
 
 from tests.support.district import run_target
+from tests.support.dumps import copy_dump
 from tests.tap_clever.conftest import TapRun, run_tap, sandbox_config
 from tests.tap_clever.test_batch import batch_config
 
@@ -31,11 +32,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def district(demo_district_dir: Path, tmp_path: Path) -> Path:
-    directory = tmp_path / "district"
-    directory.mkdir()
-    for dump in demo_district_dir.glob("*.json"):
-        shutil.copyfile(dump, directory / dump.name)  # copies of read-only files are writable
-    return directory
+    return copy_dump(demo_district_dir, tmp_path / "district")
 
 
 @pytest.fixture

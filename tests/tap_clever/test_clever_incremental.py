@@ -4,7 +4,6 @@ are in tests/mirror/)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from roster_sandbox import dumpfile
 from roster_sandbox.testing import Sandbox, run_sandbox
 
 from bloomz_sync import contract
+from tests.support.dumps import copy_dump
 
 ROSTER_SANDBOX = str(Path(sys.executable).parent / "roster-sandbox")
 NIGHTS = 3
@@ -56,10 +56,7 @@ def apply(previous: Snapshot, run: Any) -> Snapshot:
 @pytest.fixture(scope="module")
 def district(demo_district_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the demo district that the test moves forward night by night."""
-    directory = tmp_path_factory.mktemp("district")
-    for dump in demo_district_dir.glob("*.json"):
-        shutil.copyfile(dump, directory / dump.name)  # copies of read-only files are writable
-    return directory
+    return copy_dump(demo_district_dir, tmp_path_factory.mktemp("district"))
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ level is tests/mirror/test_oneroster_incremental_equals_full.py)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 from roster_sandbox.testing import Sandbox, run_sandbox
 
 from bloomz_sync import contract
+from tests.support.dumps import copy_dump
 
 from .conftest import TapRun, run_tap, sandbox_config
 
@@ -62,10 +62,7 @@ def comparable(records: dict[tuple[Any, ...], dict[str, Any]]) -> dict[tuple[Any
 @pytest.fixture(scope="module")
 def district(demo_district_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the demo district that the test moves forward night by night."""
-    directory = tmp_path_factory.mktemp("district")
-    for dump in demo_district_dir.glob("*.json"):
-        shutil.copyfile(dump, directory / dump.name)  # copies of read-only files are writable
-    return directory
+    return copy_dump(demo_district_dir, tmp_path_factory.mktemp("district"))
 
 
 @pytest.fixture(scope="module")
