@@ -32,17 +32,45 @@ GZIP_LEVEL = 1  # level 9 (the SDK's) costs more CPU than the whole rest of the 
 CHUNK_RECORDS = 5000  # records encoded and written at a time
 
 
-class VersionedBatches(Stream):
-    """A stream whose BATCH messages carry the pull's table version, as its RECORD messages do.
+class BatchingStream(Stream):
+    """A stream that writes its records as JSONL files, one BATCH message per file, when batch_config is set.
 
-    Our extension of the SDK's BATCH message: a full pull's files carry its version, so target-bloomz tells a
-    full pull cut short from a delta (which carries none). SDKBatchMessage has the field; singer-sdk 0.54
-    leaves it empty. Check this on an SDK upgrade.
+    A tap's stream gives ``batch_records`` (this run's records, as its record path pulls them) and
+    ``_pulled_complete`` (what follows the last record of a complete pull: ACTIVATE_VERSION, bookmarks).
+    The SDK writes each BATCH message, then a STATE, as each file is yielded; ``_pulled_complete`` comes after
+    the last one, as it comes after the last RECORD in record mode.
     """
+
+    def batch_records(self, context: Any) -> Iterator[dict[str, Any]]:
+        """This run's records, for the files."""
+        raise NotImplementedError
+
+    def _pulled_complete(self) -> None:
+        """What a complete pull writes after its last record."""
+        raise NotImplementedError
+
+    def get_batches(
+        self, batch_config: BatchConfig, context: Any = None
+    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        check(batch_config, self.tap_name)
+        reason = record_path_reason(self)
+        if reason:
+            self.logger.info("%s: %s, so it is written as RECORD messages, not BATCH", self.name, reason)
+            for _ in self._sync_records(context):
+                pass
+            return
+        with self.get_record_counter() as counter:
+            for batch in write(self.batch_records(context), batch_config, self.tap_name, self.name):
+                counter.increment(batch.records)
+                yield batch_config.encoding, [batch.url]
+        self._pulled_complete()
 
     def _generate_batch_messages(
         self, encoding: BaseBatchFileEncoding, manifest: list[str]
     ) -> Generator[SDKBatchMessage, None, None]:
+        # Our extension of the SDK's BATCH message: a full pull's files carry its version, as its RECORD
+        # messages do, so target-bloomz tells a full pull cut short from a delta (which carries none).
+        # SDKBatchMessage has the field; singer-sdk 0.54 leaves it empty. Check this on an SDK upgrade.
         for message in super()._generate_batch_messages(encoding, manifest):
             message.version = self._stream_version
             yield message

@@ -26,7 +26,6 @@ from tap_clever.errors import CleverError
 from tap_clever.records import Record
 
 if TYPE_CHECKING:
-    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context
 
     from tap_clever.shared import Scope, Shared
@@ -55,7 +54,7 @@ class CleverLinksPaginator(BaseHATEOASPaginator):
         return None
 
 
-class CleverStream(RESTStream[ParseResult | None], batches.VersionedBatches):
+class CleverStream(RESTStream[ParseResult | None], batches.BatchingStream):
     """One standard roster stream built from one Clever collection.
 
     Subclasses name the collection (``resource``), the ``role`` filters to read it with, the event
@@ -206,26 +205,8 @@ class CleverStream(RESTStream[ParseResult | None], batches.VersionedBatches):
         yield from self._pull()
         self._pulled_complete()
 
-    def get_batches(
-        self, batch_config: BatchConfig, context: Context | None = None
-    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
-        """The stream's records as JSONL files (batches.py), one BATCH message per file.
-
-        The SDK writes each BATCH message, then a STATE, as each file is yielded; ACTIVATE_VERSION and the
-        event bookmark come after the last one, as they come after the last RECORD in record mode.
-        """
-        batches.check(batch_config, "tap-clever")
-        reason = batches.record_path_reason(self)
-        if reason:
-            self.logger.info("%s: %s, so it is written as RECORD messages, not BATCH", self.name, reason)
-            for _ in self._sync_records(context):
-                pass
-            return
-        with self.get_record_counter() as counter:
-            for batch in batches.write(self._pull(), batch_config, "tap-clever", self.name):
-                counter.increment(batch.records)
-                yield batch_config.encoding, [batch.url]
-        self._pulled_complete()
+    def batch_records(self, context: Context | None) -> Iterator[Record]:
+        return self._pull()
 
     def _pull(self) -> Iterator[Record]:
         """This run's records: the events since the bookmark, or the whole stream.

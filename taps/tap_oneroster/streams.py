@@ -11,14 +11,14 @@ from bloomz_sync import batches, contract
 from tap_oneroster import mapping
 
 if TYPE_CHECKING:
-    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+    from singer_sdk.helpers._batch import BatchConfig
 
     from tap_oneroster.tap import TapOneRoster
 
 Record = dict[str, Any]
 
 
-class RosterStream(batches.VersionedBatches):
+class RosterStream(batches.BatchingStream):
     """A standard roster stream: its schema and keys come from the shared contract."""
 
     #: The OneRoster collections this stream's rows come from (a full sync closes the stream only when
@@ -63,32 +63,12 @@ class RosterStream(batches.VersionedBatches):
         # `--test` shows the schools it read; files would be left for no target to read and delete.
         return None if self.roster_tap.testing_connection else super().get_batch_config(config)
 
-    def get_batches(
-        self, batch_config: BatchConfig, context: Any = None
-    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
-        """The stream's records as JSONL files (tap_clever/batches.py), one BATCH message per file.
-
-        The SDK writes each BATCH message, then a STATE, as each file is yielded; ACTIVATE_VERSION comes
-        after the last one, as it comes after the last RECORD in record mode.
-        """
-        batches.check(batch_config, "tap-oneroster")
-        reason = batches.record_path_reason(self)
-        if reason:
-            self.logger.info("%s: %s, so it is written as RECORD messages, not BATCH", self.name, reason)
-            for _ in self._sync_records(context):
-                pass
-            return
-        if self.replication_key:
-            # What the SDK's record path does before a pull: put the bookmark where the pull reads it.
-            self._write_starting_replication_value(context)
-        records = self._pull(context)
-        if self.replication_key:
-            records = self._bookmarked(records, context)
-        with self.get_record_counter() as counter:
-            for batch in batches.write(records, batch_config, "tap-oneroster", self.name):
-                counter.increment(batch.records)
-                yield batch_config.encoding, [batch.url]
-        self._pulled_complete()
+    def batch_records(self, context: Any) -> Iterator[Record]:
+        """This run's records, moving the bookmark as the SDK's record path does."""
+        if not self.replication_key:
+            return self._pull(context)
+        self._write_starting_replication_value(context)  # where the pull reads it, as the record path does
+        return self._bookmarked(self._pull(context), context)
 
     def _bookmarked(self, records: Iterator[Record], context: Any) -> Iterator[Record]:
         """Move the updated_at bookmark with each record, as the SDK's record path does."""
