@@ -3,10 +3,15 @@
 Same seed and size, same files, byte for byte. Schools are generated one at a time and streamed to
 ``users.json`` and ``sections.json`` as they are made: memory stays bounded by one school whatever the size.
 
-Awkward cases, each present in every size: duplicated section names (one teacher, one course, one period, two
-semesters), students enrolled in two schools, siblings sharing contacts, contacts with and without ``sis_id``,
-several contact types for one contact, students with no contact, staff who are also teachers, teachers in two
-schools, co-taught sections, homerooms and specialist sections (art, music, PE) in elementary schools.
+Section names follow Clever's demo district: "<course>, Class <code> - <teacher> - <period>" (the code is the
+group's grade and number, "Class 903"), and about 8% of each school's sections share a name with another of
+the same teacher, as in that district (29 of 378): a teacher's sections of one course in one period named
+"<course> - <teacher> - <period>", or a course taught per semester named the same in both semesters.
+
+Awkward cases, each present in every size: duplicated section names, students enrolled in two schools,
+siblings sharing contacts, contacts with and without ``sis_id``, several contact types for one contact,
+students with no contact, staff who are also teachers, teachers in two schools, co-taught sections, homerooms
+and specialist sections (art, music, PE) in elementary schools.
 """
 
 from __future__ import annotations
@@ -107,6 +112,8 @@ RELATIONSHIPS = [
     ("Other", "Other"),
 ]
 SECTION_SIZE = 25
+DUPLICATE_NAME_SHARE = 0.08  # of a school's sections; Clever's demo district: 29 of 378
+SECONDARY_PERIODS = range(1, 8)  # a group takes six courses in seven periods
 
 
 @dataclass
@@ -118,6 +125,17 @@ class Counts:
     sections: int = 0
     enrollments: int = 0
     schools: int = 0
+
+
+@dataclass
+class _Naming:
+    """What a section's name is made of, and which sections may share it (same teacher, same course)."""
+
+    coded: str  # "Math 9, Class 903"
+    course: str  # "Math 9"
+    code: str  # "903"
+    teacher: str  # the primary teacher's last name
+    group: tuple[str, str]  # (primary teacher id, course)
 
 
 @dataclass
@@ -135,6 +153,9 @@ class Generator:
         self.size = size
         self.seed = seed
         self.rng = random.Random(f"{size}:{seed}")
+        # Periods and shared names draw from their own generator: people, sections and enrollments stay
+        # what the main one makes.
+        self.names = random.Random(f"{size}:{seed}:section names")
         self.students_total, self.school_total = SIZES[size]
         self.ids = ids.IdMaker(EPOCH)
         self.created = ids.timestamp(EPOCH)
@@ -368,26 +389,29 @@ class Generator:
         course: dict[str, Any],
         subject: str,
         grade: str,
-        period: str,
+        period: int,
         term: dict[str, Any],
-        label: str,
+        naming: tuple[str, str, str],
         teachers: list[dict[str, Any]],
         students: list[dict[str, Any]],
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], _Naming]:
+        """A section and what its name is made of; ``naming`` is (coded label, course label, class code)."""
         self.counts.sections += 1
         self.counts.enrollments += len(students) + len(teachers)
         primary = teachers[0]
-        return {
+        coded, label, code = naming
+        made = _Naming(coded, label, code, primary["name"]["last"], (primary["id"], label))
+        section = {
             "course": course["id"],
             "created": self.created,
             "district": self.district_id,
             "grade": grade,
             "id": self.ids.next("section"),
             "last_modified": self.created,
-            "name": f"{label} - {primary['name']['last']} - {period}",
-            "period": period,
+            "name": f"{coded} - {made.teacher} - {period}",
+            "period": str(period),
             "school": school["id"],
-            "section_number": f"{course['number']}-{period}",
+            "section_number": f"{course['number']}-{code}",
             "sis_id": f"SEC{self.counts.sections}",
             "students": [s["id"] for s in students],
             "subject": subject,
@@ -395,29 +419,34 @@ class Generator:
             "teachers": [t["id"] for t in teachers],
             "term_id": term["id"],
         }
+        return section, made
 
     def _elementary_sections(
         self, school: dict[str, Any], by_grade: dict[str, list[Any]], teacher: Any, teachers: list[Any]
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[tuple[dict[str, Any], _Naming]]:
         """A homeroom per class of 25, and art, music and PE for the same class with specialist teachers."""
         full_year = self.terms[2]
         specialists = {title: teacher(f"{title} Teacher") for title, _ in SPECIALS}
         first_grade = next(iter(by_grade))
         for grade, kids in by_grade.items():
-            for start in range(0, len(kids), SECTION_SIZE):
+            for number, start in enumerate(range(0, len(kids), SECTION_SIZE), 1):
                 group = kids[start : start + SECTION_SIZE]
+                code = _class_code(grade, number)
                 staff = [teacher(f"Grade {grade} Teacher")]
                 # The school's first homeroom, and about one in ten others, is co-taught.
                 if ((start == 0 and grade == first_grade) or self.rng.random() < 0.1) and len(teachers) > 1:
                     staff.append(self.rng.choice(teachers[:-1]))
                 homeroom = self.course("Homeroom", grade)
+                naming = (f"Class {code}, Homeroom", "Homeroom", code)
                 yield self._section(
-                    school, homeroom, "homeroom/advisory", grade, "0", full_year, "Homeroom", staff, group
+                    school, homeroom, "homeroom/advisory", grade, 0, full_year, naming, staff, group
                 )
-                for period, (title, subject) in enumerate(SPECIALS, 1):
+                periods = self.names.sample(range(1, 7), len(SPECIALS))
+                for period, (title, subject) in zip(periods, SPECIALS, strict=True):
                     course, specialist = self.course(title, grade), [specialists[title]]
+                    naming = (f"{_grade_title(grade)} {title}, Class {code}", title, code)
                     yield self._section(
-                        school, course, subject, grade, str(period), full_year, title, specialist, group
+                        school, course, subject, grade, period, full_year, naming, specialist, group
                     )
 
     def _secondary_sections(
@@ -427,25 +456,69 @@ class Generator:
         teacher: Any,
         teachers: list[Any],
         shared_teacher: dict[str, Any] | None,
-    ) -> Iterator[dict[str, Any]]:
-        """Six courses per grade in sections of 25; Spanish runs per semester, so its names repeat."""
+    ) -> Iterator[tuple[dict[str, Any], _Naming]]:
+        """Six courses per grade in sections of 25, each group on its own timetable; Spanish runs per
+        semester (the second in the group's free period)."""
         semester1, semester2, full_year = self.terms
         first_grade = next(iter(by_grade))
         for grade, kids in by_grade.items():
-            for period, (title, subject) in enumerate(SECONDARY_COURSES[:6], 1):
+            starts = range(0, len(kids), SECTION_SIZE)
+            timetables = [self.names.sample(SECONDARY_PERIODS, len(SECONDARY_PERIODS)) for _ in starts]
+            for index, (title, subject) in enumerate(SECONDARY_COURSES[:6]):
                 course = self.course(title, grade)
                 shares = shared_teacher is not None and title == "Math" and grade == first_grade
                 who = shared_teacher if shares and shared_teacher else teacher(f"{title} Teacher")
-                label = f"{title} {grade}"
-                for start in range(0, len(kids), SECTION_SIZE):
+                for number, (start, timetable) in enumerate(zip(starts, timetables, strict=True), 1):
                     group = kids[start : start + SECTION_SIZE]
                     staff = [who] + ([self.rng.choice(teachers)] if self.rng.random() < 0.05 else [])
                     staff = list({t["id"]: t for t in staff}.values())
-                    # One teacher, one course, one period, two semesters: the same section name twice.
-                    for term in (semester1, semester2) if title == "Spanish" else (full_year,):
+                    code = _class_code(grade, number)
+                    naming = (f"{course['name']}, Class {code}", course["name"], code)
+                    terms = (
+                        [(semester1, timetable[index]), (semester2, timetable[-1])]
+                        if title == "Spanish"
+                        else [(full_year, timetable[index])]
+                    )
+                    for term, period in terms:
                         yield self._section(
-                            school, course, subject, grade, str(period), term, label, staff, group
+                            school, course, subject, grade, period, term, naming, staff, group
                         )
+
+    def _share_names(self, made: list[tuple[dict[str, Any], _Naming]]) -> list[dict[str, Any]]:
+        """Give about DUPLICATE_NAME_SHARE of a school's sections (at least one where it can) the name of
+        the section before them with the same teacher and course.
+
+        Sections sharing a name take its period too. Most share "<course> - <teacher> - <period>" (a
+        teacher's sections of one course in one period, as Clever's demo district has them); a semester
+        course's two halves of one class share the full name.
+        """
+        previous: dict[tuple[str, str], int] = {}
+        candidates: list[tuple[int, int]] = []  # (a section, the one before it with its teacher and course)
+        for i, (_, naming) in enumerate(made):
+            if naming.group in previous:
+                candidates.append((i, previous[naming.group]))
+            previous[naming.group] = i
+        want = min(len(candidates), max(1, round(len(made) * DUPLICATE_NAME_SHARE)))
+        first_of: dict[int, int] = {}
+        for i, before in sorted(self.names.sample(candidates, want)):
+            first_of[i] = first_of.get(before, before)
+        runs: dict[int, list[int]] = {}
+        for i, first in first_of.items():
+            runs.setdefault(first, [first]).append(i)
+        taken: set[str] = set()
+        for first, members in runs.items():
+            section, naming = made[first]
+            if len({made[i][1].code for i in members}) == 1:
+                name, period = section["name"], section["period"]
+            else:
+                # Another run of this teacher and course may hold the period's name already.
+                tried = [section["period"], *(str(p) for p in SECONDARY_PERIODS)]
+                period = next((p for p in tried if _plain_name(naming, p) not in taken), tried[0])
+                name = _plain_name(naming, period)
+                taken.add(name)
+            for i in members:
+                made[i][0].update(name=name, period=period)
+        return [section for section, _ in made]
 
     def school_people(
         self, school: dict[str, Any], students_here: int, carry: _Carry
@@ -489,9 +562,10 @@ class Generator:
         for n in range(max(1, students_here // 400)):
             users.append(self._staff_user(school, "Office Manager" if n else "Principal", ("staff",)))
         if level == "elementary":
-            sections = list(self._elementary_sections(school, by_grade, teacher, teachers))
+            made = list(self._elementary_sections(school, by_grade, teacher, teachers))
         else:
-            sections = list(self._secondary_sections(school, by_grade, teacher, teachers, carry.teacher))
+            made = list(self._secondary_sections(school, by_grade, teacher, teachers, carry.teacher))
+        sections = self._share_names(made)
         if carry.teacher is not None:
             users.append(carry.teacher)
         all_students = [u for u in users if "student" in u["roles"]]
@@ -512,6 +586,19 @@ class Generator:
 
 def _grade_number(grade: str) -> int:
     return 0 if grade == "Kindergarten" else int(grade)
+
+
+def _grade_title(grade: str) -> str:
+    return grade if grade == "Kindergarten" else f"Grade {grade}"
+
+
+def _class_code(grade: str, number: int) -> str:
+    """A class's code as schools print it: grade, then its number in the grade ("Class 903", "Class 001")."""
+    return f"{_grade_number(grade)}{number:02d}"
+
+
+def _plain_name(naming: _Naming, period: str) -> str:
+    return f"{naming.course} - {naming.teacher} - {period}"
 
 
 def generate(size: str, seed: int, out: Path) -> Counts:

@@ -103,6 +103,24 @@ def test_awkward_cases_are_all_there(tmp_path: Path, size: str) -> None:
     assert with_contact <= students
 
 
+def test_section_names_read_like_clevers_and_about_one_in_twelve_repeats(small: Path) -> None:
+    """Clever's demo district names sections "<course> - <teacher> - <period>", and 29 of its 378 repeat a
+    name within their school: so does a generated district, school by school."""
+    users = {u["id"]: u for u in dumpfile.read_objects(small / "users.json")}
+    sections = dumpfile.read_objects(small / "sections.json")
+    by_name: dict[tuple[str, str], list[dict[str, object]]] = {}
+    for s in sections:
+        assert s["name"].endswith(f" - {users[s['teacher']]['name']['last']} - {s['period']}"), s["name"]
+        by_name.setdefault((s["school"], s["name"].strip().lower()), []).append(s)
+    for school in {s["school"] for s in sections}:
+        here = [s for s in sections if s["school"] == school]
+        repeats = sum(len(same) - 1 for (where, _), same in by_name.items() if where == school)
+        assert 0.06 <= repeats / len(here) <= 0.10, (school, repeats, len(here))
+    # A repeated name is one teacher's: the same primary teacher and period.
+    for same in by_name.values():
+        assert len({(s["teacher"], s["period"]) for s in same}) == 1, same
+
+
 def test_unknown_size_is_refused(tmp_path: Path) -> None:
     args = [sys.executable, "-m", "roster_sandbox", "generate", "gigantic", "--out", str(tmp_path)]
     result = subprocess.run(args, capture_output=True, text=True, check=False)
