@@ -8,8 +8,10 @@ else the machine runs: ``machine()`` says what it was, and each table should say
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 BIN = Path(sys.executable).parent
+HERE = Path(__file__).resolve().parent
 RECORD_MARK = b'"type":"RECORD"'  # both json and msgspec writers emit it without spaces
 CHUNK = 1 << 20
 
@@ -209,6 +212,61 @@ def generate(size: str, out: Path) -> Proc:
     if not run.ok:
         sys.exit(run.failure())
     return run.procs[0]
+
+
+def record_stream(district: Path, stream: Path, page_size: int = 10000) -> Path:
+    """tap-clever's full sync of a district (served by a sandbox of its own) as RECORD messages, into
+    ``stream``."""
+    from roster_sandbox.testing import run_sandbox  # imported here: not every script serves a district
+
+    with run_sandbox(district, rate_limit=0, startup_timeout=900) as sandbox:
+        return record_from(sandbox.clever_api_url, sandbox.token, stream, page_size)
+
+
+def record_from(
+    api_url: str, token: str, stream: Path, page_size: int = 10000, *, incremental: bool = False
+) -> Path:
+    """tap-clever's full sync from a running sandbox, as RECORD messages, into ``stream`` (``incremental``:
+    it also bookmarks the events, for the nights after)."""
+    config = stream.with_suffix(".tap.json")
+    settings = {
+        "api_url": api_url,
+        "district_token": token,
+        "page_size": page_size,
+        "incremental": incremental,
+    }
+    config.write_text(json.dumps(settings))
+    run = pipeline([("tap-clever", [str(BIN / "tap-clever"), "--config", str(config)])], record_to=stream)
+    config.unlink()
+    if not run.ok:
+        raise SystemExit(f"recording the stream failed:\n{run.failure()}")
+    return stream
+
+
+def peer_venv(name: str, requirements: Sequence[str]) -> Path:
+    """``bench/.venv-<name>`` with ``requirements`` from PyPI, created on first use; returns its bin folder.
+
+    Peers get their own virtualenv (git-ignored), never the project's .venv: they pin other libraries.
+    """
+    venv = HERE / f".venv-{name}"
+    marker = venv / "requirements.txt"
+    if not marker.exists() or marker.read_text() != "\n".join(requirements):
+        print(f"installing {' '.join(requirements)} into {venv} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        pip = [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", *requirements]
+        subprocess.run(pip, check=True)
+        marker.write_text("\n".join(requirements))
+    return venv / "bin"
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def rotations(labels: Sequence[str], rounds: int) -> list[list[str]]:
+    """The order of each round: round r starts at the r-th label (A B C, B C A, C A B, ...), so each one
+    runs in every position and none always runs first, on a cold cache, or right after the heaviest."""
+    return [[labels[(r + i) % len(labels)] for i in range(len(labels))] for r in range(rounds)]
 
 
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

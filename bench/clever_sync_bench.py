@@ -5,9 +5,10 @@
     .venv/bin/python bench/clever_sync_bench.py --size tiny --quick     # smoke run (the tests use it)
 
 Runs, in order, against a roster-sandbox serving a generated district (seed 1):
-1. first sync: tap-clever (incremental on, so it bookmarks events) piped into target-bloomz; the stream
-   is also recorded to a file (``--keep DIR`` keeps it for bench/target_compare.py: with ``--messages
-   record`` it holds the records, with ``batch`` only BATCH messages naming files the target deleted);
+1. first sync: tap-clever (incremental on, so it bookmarks events) piped into target-bloomz; ``--keep DIR``
+   keeps a stream file of the district's records for bench/target_compare.py (with ``--messages record``
+   the first sync's own stream; with BATCH messages, whose files the target deletes, the tap runs once
+   more writing RECORD messages, outside the timings);
 2. the next night with 1% of students changed (`roster-sandbox advance --change 1`), from the STATE of 1;
 3. a night with no change at all;
 4. unless --no-meltano: the first sync again through `meltano run tap-clever target-bloomz` (new store).
@@ -28,7 +29,19 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from _measure import BIN, PROC_HEADERS, Proc, Run, generate, machine, pipeline, proc_rows, process_tree, table
+from _measure import (
+    BIN,
+    PROC_HEADERS,
+    Proc,
+    Run,
+    generate,
+    machine,
+    pipeline,
+    proc_rows,
+    process_tree,
+    record_from,
+    table,
+)
 from roster_sandbox.testing import Sandbox, run_sandbox
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -176,7 +189,12 @@ def main() -> None:
             print(f"first sync target phases: {phases(first)}", flush=True)
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
-                shutil.copy(work / "first.singer", args.keep / f"clever-{args.size}.singer")
+                kept = args.keep / f"clever-{args.dir.name if args.dir else args.size}.singer"
+                if args.messages == "record":
+                    shutil.copy(work / "first.singer", kept)
+                else:  # the recorded stream names BATCH files the target has deleted: record the records
+                    record_from(sandbox.clever_api_url, sandbox.token, kept, args.page_size)
+                print(f"kept the district's records in {kept}", flush=True)
             nights = (
                 [("no-change night", None)]
                 if args.quick

@@ -4,12 +4,13 @@
     .venv/bin/python bench/tap_clever_speed.py --dir DIR            # a generated district
     .venv/bin/python bench/tap_clever_speed.py --size tiny --quick  # smoke run (the tests use it)
 
-The tap runs a full sync twice, once writing RECORD messages (output counted and discarded) and once with
-singer-sdk's ``batch_config`` writing BATCH files (records counted in the files, then deleted). It logs
-every request it makes (singer-sdk's ``http_request_count`` metric names the collection and its filter);
-the plain loop then walks exactly those collections with the same page size, with one `requests` session,
-decoding each page with msgspec, which is the least any client must do. Each runs as its own process
-against the same sandbox.
+Three variants, each its own process against the same sandbox, once per round (``--rounds``, default 3),
+the order rotated each round (R B P, B P R, P R B) so none always runs first: the tap's full sync writing
+RECORD messages (output counted and discarded); the same with singer-sdk's ``batch_config`` writing BATCH
+files (records counted in the files, then deleted); and a plain loop. The tap logs every request it makes
+(singer-sdk's ``http_request_count`` metric names the collection and its filter); the plain loop walks
+exactly those collections with the same page size, with one `requests` session, decoding each page with
+msgspec, which is the least any client must do. Prints each run in order, then medians.
 """
 
 from __future__ import annotations
@@ -23,10 +24,16 @@ from typing import Any
 
 import msgspec
 import requests
-from _measure import BIN, Proc, generate, machine, pipeline, table
+from _measure import BIN, Proc, generate, machine, median, pipeline, rotations, table
 from roster_sandbox.testing import run_sandbox
 
 REQUEST_METRIC = '"metric":"http_request_count"'
+RECORDS, BATCHES, PLAIN = (
+    "tap-clever, RECORD messages",
+    "tap-clever, BATCH files",
+    "plain loop (requests + msgspec)",
+)
+VARIANTS = [RECORDS, BATCHES, PLAIN]
 BATCH_SIZE = 100_000  # records per BATCH file
 
 
@@ -93,7 +100,8 @@ def main() -> None:
     parser.add_argument("--size", default="large", choices=["tiny", "small", "large", "huge"])
     parser.add_argument("--dir", type=Path, help="a generated district instead of generating one")
     parser.add_argument("--page-size", type=int, default=10000)
-    parser.add_argument("--quick", action="store_true", help="smoke run: one pass of each")
+    parser.add_argument("--rounds", type=int, default=3, help="each variant runs once per round")
+    parser.add_argument("--quick", action="store_true", help="smoke run: one round")
     parser.add_argument("--plain", help=argparse.SUPPRESS)  # the child: JSON of api_url, token, walks
     args = parser.parse_args()
     if args.plain:
@@ -114,62 +122,61 @@ def main() -> None:
                 "district_token": sandbox.token,
                 "page_size": args.page_size,
             }
-            modes = {
-                "RECORD messages": (work / "tap.json", None),
-                "BATCH files": (work / "batch.json", batches),
-            }
             (work / "tap.json").write_text(json.dumps(settings))
             (work / "batch.json").write_text(json.dumps(settings | {"batch_config": batch_config(batches)}))
-            rows = []
-            # Alternate the three, so none always runs on a cold server.
-            for attempt in range(1 if args.quick else 2):
-                taps = {mode: run_tap(config, files) for mode, (config, files) in modes.items()}
-                walks = walks_of(taps["RECORD messages"][0].stderr)
-                job = work / "plain.json"
-                job.write_text(
-                    json.dumps({"api_url": sandbox.clever_api_url, "token": sandbox.token, "walks": walks})
+            job = work / "plain.json"
+            plain_cmd = [sys.executable, __file__, "--plain", str(job), "--page-size", str(args.page_size)]
+
+            def run(variant: str) -> tuple[Proc, str]:
+                if variant == PLAIN:
+                    plain = pipeline([(PLAIN, plain_cmd)], record_to=work / "plain.out")
+                    if not plain.ok:
+                        raise SystemExit(f"the plain loop failed:\n{plain.failure()}")
+                    return plain.procs[0], f"{int((work / 'plain.out').read_text()):,} objects"
+                proc, records = run_tap(
+                    *((work / "tap.json", None) if variant == RECORDS else (work / "batch.json", batches))
                 )
-                plain_cmd = [
-                    sys.executable,
-                    __file__,
-                    "--plain",
-                    str(job),
-                    "--page-size",
-                    str(args.page_size),
-                ]
-                plain = pipeline(
-                    [("plain loop (requests + msgspec)", plain_cmd)], record_to=work / "plain.out"
-                )
-                if not plain.ok:
-                    raise SystemExit(f"the plain loop failed:\n{plain.failure()}")
-                objects = int((work / "plain.out").read_text())
-                p = plain.procs[0]
-                for mode, (t, records) in taps.items():
-                    rows.append(
-                        [
-                            f"tap-clever, {mode}, pass {attempt + 1}",
-                            round(t.seconds, 1),
-                            f"{records:,} records",
-                            round(records / t.seconds),
-                            round(t.peak_mb),
-                            f"{t.seconds / p.seconds:.2f}",
-                        ]
+                if not job.exists():  # the plain loop walks what the tap asked for
+                    walks = walks_of(proc.stderr)
+                    job.write_text(
+                        json.dumps(
+                            {"api_url": sandbox.clever_api_url, "token": sandbox.token, "walks": walks}
+                        )
                     )
-                rows.append(
-                    [
-                        f"plain loop, pass {attempt + 1} ({len(walks)} collection walks)",
-                        round(p.seconds, 1),
-                        f"{objects:,} objects",
-                        round(objects / p.seconds),
-                        round(p.peak_mb),
-                        "1.00",
-                    ]
-                )
+                return proc, f"{records:,} records"
+
+            # The first round starts with a tap (the plain loop needs its list of requests); then each
+            # round starts one further along, so no variant always runs first.
+            chronology: list[list[object]] = []
+            times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+            peaks: dict[str, list[float]] = {v: [] for v in VARIANTS}
+            for number, order in enumerate(rotations(VARIANTS, 1 if args.quick else args.rounds), 1):
+                for variant in order:
+                    proc, output = run(variant)
+                    times[variant].append(proc.seconds)
+                    peaks[variant].append(proc.peak_mb)
+                    chronology.append([number, variant, round(proc.seconds, 2), output, round(proc.peak_mb)])
     name = args.dir.name if args.dir else args.size
     table(
-        f"tap-clever vs a plain fetch loop, {name} district, page size {args.page_size}",
-        ("process", "wall s", "output", "per s", "peak RSS MB", "x plain loop"),
-        rows,
+        f"tap-clever vs a plain fetch loop, {name} district, page size {args.page_size}: runs in order",
+        ("round", "variant", "wall s", "output", "peak RSS MB"),
+        chronology,
+    )
+    plain_median = median(times[PLAIN])
+    table(
+        "medians",
+        ("variant", "runs", "median wall s", "range s", "median peak RSS MB", "x plain loop"),
+        [
+            [
+                variant,
+                len(times[variant]),
+                round(median(times[variant]), 2),
+                f"{min(times[variant]):.2f} to {max(times[variant]):.2f}",
+                round(median(peaks[variant])),
+                f"{median(times[variant]) / plain_median:.2f}",
+            ]
+            for variant in VARIANTS
+        ],
     )
 
 

@@ -124,7 +124,7 @@ def serve(
 
 
 @main.command()
-@click.argument("size", type=click.Choice(["tiny", "small", "large", "huge"]))
+@click.argument("size", type=click.Choice(["tiny", "small", "large", "huge", "many"]))
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Directory to write."
@@ -133,7 +133,7 @@ def generate(size: str, seed: int, out: Path) -> None:
     """Write a deterministic synthetic district in Clever's dump format.
 
     tiny ≈ 50 students in 2 schools, small ≈ 3,000, large ≈ 100,000, huge ≈ 500,000
-    (huge is streamed out: bounded memory).
+    (huge is streamed out: bounded memory); many = 100 small schools of 300 students (one job each).
     """
     from roster_sandbox.generate import generate as make
 

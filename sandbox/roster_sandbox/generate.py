@@ -29,6 +29,7 @@ SIZES = {  # students, schools
     "small": (3000, 4),
     "large": (100_000, 60),
     "huge": (500_000, 300),
+    "many": (30_000, 100),  # many small schools, for one job per school (bench/many_schools_night.py)
 }
 EPOCH = 1_754_000_000  # 2025-07-31: "generation time" of every synthetic district
 FIRST = [

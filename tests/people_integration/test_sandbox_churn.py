@@ -96,10 +96,22 @@ def test_churned_contacts_stay_the_same_parents(nightly: tuple[Path, Sandbox], t
             == 2
         )  # the old contact id and the new one
     matched_people = [person_id for _, person_id, _ in matched]
+    invited_first = query(
+        database,
+        "SELECT count(DISTINCT person_id) FROM outbox WHERE kind = 'invitation' AND run_id = 1 "
+        "AND person_id IN (SELECT unnest(?::BIGINT[]))",
+        [matched_people],
+    )
+    assert invited_first == [(len(set(matched_people)),)]  # each was invited on the first night
+    # None is invited again to a school it was invited to (a school its child just joined is a new
+    # invitation). An invitation's dedupe key is invitation:<community key>:<person>:<channel>.
+    community = "regexp_replace({}.dedupe_key, ':[^:]+:[^:]+$', '')"
     reinvited = query(
         database,
-        "SELECT count(*) FROM outbox WHERE kind = 'invitation' AND run_id = 2 "
-        "AND person_id IN (SELECT unnest(?::BIGINT[]))",
+        "SELECT count(*) FROM outbox o WHERE o.kind = 'invitation' AND o.run_id = 2 "
+        "AND o.person_id IN (SELECT unnest(?::BIGINT[])) AND EXISTS (SELECT 1 FROM outbox b "
+        "WHERE b.kind = 'invitation' AND b.run_id = 1 AND b.person_id = o.person_id "
+        f"AND {community.format('b')} = {community.format('o')})",
         [matched_people],
     )
     assert reinvited == [(0,)]

@@ -1,0 +1,139 @@
+"""target-bloomz run in this process with a stopwatch on its steps and on every SQL statement it executes.
+
+Started by bench/target_profile.py as ``python _target_timer.py --config C`` (the target's own arguments),
+with ``BENCH_SPAWNED`` (the parent's clock when it started this process) and ``BENCH_TIMINGS`` (where to
+write the figures, JSON). Only measures: the target's modules are wrapped from outside, not changed.
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED = time.time()  # before any import: what the interpreter took to get here is the parent's to see
+
+import functools  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+SPANS: dict[str, float] = defaultdict(float)
+MARKS: dict[str, float] = {"started": STARTED}
+STATEMENTS: dict[str, list[Any]] = {}  # "file:line" -> [seconds, calls, first SQL]
+
+# (module, attribute, label): the steps of a run, as target.py calls them.
+STEPS = [
+    ("target_bloomz.target", "TargetBloomz.__init__", "TargetBloomz() (settings, mapping, spools)"),
+    ("target_bloomz.target", "TargetBloomz._load_mapping", "  of which: load the mapping file"),
+    ("target_bloomz.resync", "scopes", "lock keys (resync.scopes)"),
+    ("target_bloomz.resync", "open_store", "open the store (connect, upgrade)"),
+    ("target_bloomz.stage", "stage", "stage"),
+    ("target_bloomz.mirror", "merge", "mirror.merge"),
+    ("target_bloomz.stage", "check_references", "check references"),
+    ("target_bloomz.map_step", "run", "map"),
+    ("target_bloomz.guard", "check_first_import", "guard.check_first_import"),
+    ("target_bloomz.runs", "start", "runs.start"),
+    ("target_bloomz.resync", "after_start", "resync.after_start"),
+    ("target_bloomz.plan", "build", "plan"),
+    ("target_bloomz.target", "TargetBloomz._report", "report (plan summary, issues)"),
+    ("target_bloomz.resync", "hold_if_over_limits", "safety limits"),
+    ("target_bloomz.apply", "apply", "apply (one transaction, commit)"),
+    ("target_bloomz.target", "TargetBloomz._people_after_run", "people after the run (outbox, delivery)"),
+]
+
+
+def _timed(label: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            SPANS[label] += time.perf_counter() - started
+
+    return wrapper
+
+
+class TimedConnection:
+    """A DuckDB connection whose ``execute`` is timed per calling line; everything else passes through."""
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+
+    def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        caller = sys._getframe(1)
+        where = f"{Path(caller.f_code.co_filename).name}:{caller.f_lineno}"
+        started = time.perf_counter()
+        result = self._con.execute(sql, *args, **kwargs)
+        entry = STATEMENTS.setdefault(where, [0.0, 0, " ".join(str(sql).split())[:90]])
+        entry[0] += time.perf_counter() - started
+        entry[1] += 1
+        return self if result is self._con else result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def __enter__(self) -> TimedConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.close()
+
+
+def _install() -> Any:
+    import importlib
+
+    started = time.perf_counter()
+    target = importlib.import_module("target_bloomz.target")
+    SPANS["import target_bloomz.target (and all it imports)"] = time.perf_counter() - started
+    for module_name, attribute, label in STEPS:
+        module = importlib.import_module(module_name)
+        owner_name, _, name = attribute.rpartition(".")
+        owner = getattr(module, owner_name) if owner_name else module
+        setattr(owner, name, _timed(label, getattr(owner, name)))
+    store = importlib.import_module("target_bloomz.store")
+    connect = store.connect
+    store.connect = lambda *a, **k: TimedConnection(connect(*a, **k))
+    cls = target.TargetBloomz
+    listen, endofpipe = cls.listen, cls.process_endofpipe
+
+    def timed_listen(self: Any, *args: Any, **kwargs: Any) -> Any:
+        MARKS["reading starts"] = time.time()
+        return listen(self, *args, **kwargs)
+
+    def timed_endofpipe(self: Any) -> Any:
+        MARKS["end of input"] = time.time()
+        try:
+            return endofpipe(self)
+        finally:
+            MARKS["import done"] = time.time()
+
+    cls.listen, cls.process_endofpipe = timed_listen, timed_endofpipe
+    return cls
+
+
+def main() -> None:
+    cls = _install()
+    MARKS["ready"] = time.time()
+    code: object = 0
+    try:
+        cls.cli(args=sys.argv[1:], prog_name="target-bloomz", standalone_mode=False)
+    except SystemExit as stop:
+        code = stop.code
+    finally:
+        MARKS["returned"] = time.time()
+        report = {
+            "spawned": float(os.environ["BENCH_SPAWNED"]),
+            "marks": MARKS,
+            "spans": SPANS,
+            "statements": STATEMENTS,
+        }
+        Path(os.environ["BENCH_TIMINGS"]).write_text(json.dumps(report))
+    sys.exit(code if isinstance(code, int) else 1)
+
+
+if __name__ == "__main__":
+    main()
