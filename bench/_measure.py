@@ -30,13 +30,15 @@ CHUNK = 1 << 20
 
 @dataclass
 class Proc:
-    """One finished process: how long it ran, its own peak RSS, its exit code and its stderr."""
+    """One finished process: how long it ran, its own peak RSS, its exit code, its stderr, and the CPU time
+    it used (user + system: on a busy machine it moves far less than the wall time)."""
 
     label: str
     seconds: float
     peak_mb: float
     exit_code: int
     stderr: str = ""
+    cpu: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -99,7 +101,8 @@ class _Waiter(threading.Thread):
         self.stderr_file.seek(0)
         stderr = self.stderr_file.read().decode(errors="replace")
         self.stderr_file.close()
-        self.result = Proc(self.label, seconds, usage.ru_maxrss / 1024, self.popen.returncode, stderr)
+        cpu = usage.ru_utime + usage.ru_stime
+        self.result = Proc(self.label, seconds, usage.ru_maxrss / 1024, self.popen.returncode, stderr, cpu)
 
 
 def _spawn(
@@ -186,7 +189,9 @@ def process_tree(label: str, args: Sequence[str], *, env: dict[str, str] | None,
     wrapper = (
         "import resource, subprocess, sys\n"
         "code = subprocess.call(sys.argv[1:])\n"
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+        "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(usage.ru_utime + usage.ru_stime, file=sys.stderr)\n"
+        "print(usage.ru_maxrss, file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
     started = time.perf_counter()
@@ -196,7 +201,8 @@ def process_tree(label: str, args: Sequence[str], *, env: dict[str, str] | None,
     seconds = time.perf_counter() - started
     lines = done.stderr.strip().splitlines()
     peak_kb = int(lines[-1]) if lines and lines[-1].isdigit() else 0
-    return Proc(label, seconds, peak_kb / 1024, done.returncode, done.stderr[-20000:])
+    cpu = float(lines[-2]) if len(lines) > 1 and lines[-2].replace(".", "", 1).isdigit() else 0.0
+    return Proc(label, seconds, peak_kb / 1024, done.returncode, done.stderr[-20000:], cpu)
 
 
 def generate(size: str, out: Path) -> Proc:
@@ -298,9 +304,10 @@ def proc_rows(run: Run, what: str) -> list[list[object]]:
             round(run.records / p.seconds) if p.seconds else 0,
             round(p.peak_mb),
             p.exit_code,
+            f"{p.cpu:.1f}",
         ]
         for p in run.procs
     ]
 
 
-PROC_HEADERS = ("run", "process", "wall s", "records", "records/s", "peak RSS MB", "exit")
+PROC_HEADERS = ("run", "process", "wall s", "records", "records/s", "peak RSS MB", "exit", "cpu s")

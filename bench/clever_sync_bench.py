@@ -181,6 +181,7 @@ def main() -> None:
                     "",
                     round(made.peak_mb),
                     made.exit_code,
+                    f"{made.cpu:.1f}",
                 ]
             )
         with run_sandbox(district, rate_limit=0, startup_timeout=900) as sandbox:
@@ -233,6 +234,7 @@ def main() -> None:
                         round(first.records / proc.seconds),
                         round(proc.peak_mb),
                         proc.exit_code,
+                        f"{proc.cpu:.1f}",
                     ]
                 )
     name = args.dir.name if args.dir else args.size

@@ -181,6 +181,7 @@ def summary(passes: list[Pass], outcomes: dict[str, str], via: str) -> None:
                 round(max(p.peak_mb for p in first)),
                 round(max(p.peak_mb for p in last)) if via == "pipes" else "",
                 outcomes[done.label],
+                f"{median([p.cpu for p in last]):.2f}",
             ]
         )
     table(
@@ -197,6 +198,7 @@ def summary(passes: list[Pass], outcomes: dict[str, str], via: str) -> None:
             "tap peak MB (max)" if via == "pipes" else "meltano run, largest process MB (max)",
             "target peak MB (max)",
             "runs",
+            "target cpu median s" if via == "pipes" else "meltano run tree cpu median s",
         ),
         rows,
     )

@@ -150,22 +150,33 @@ def main() -> None:
             chronology: list[list[object]] = []
             times: dict[str, list[float]] = {v: [] for v in VARIANTS}
             peaks: dict[str, list[float]] = {v: [] for v in VARIANTS}
+            cpus: dict[str, list[float]] = {v: [] for v in VARIANTS}
             for number, order in enumerate(rotations(VARIANTS, 1 if args.quick else args.rounds), 1):
                 for variant in order:
                     proc, output = run(variant)
                     times[variant].append(proc.seconds)
                     peaks[variant].append(proc.peak_mb)
-                    chronology.append([number, variant, round(proc.seconds, 2), output, round(proc.peak_mb)])
+                    cpus[variant].append(proc.cpu)
+                    chronology.append(
+                        [
+                            number,
+                            variant,
+                            f"{proc.seconds:.2f}",
+                            output,
+                            round(proc.peak_mb),
+                            f"{proc.cpu:.2f}",
+                        ]
+                    )
     name = args.dir.name if args.dir else args.size
     table(
         f"tap-clever vs a plain fetch loop, {name} district, page size {args.page_size}: runs in order",
-        ("round", "variant", "wall s", "output", "peak RSS MB"),
+        ("round", "variant", "wall s", "output", "peak RSS MB", "cpu s"),
         chronology,
     )
     plain_median = median(times[PLAIN])
     table(
         "medians",
-        ("variant", "runs", "median wall s", "range s", "median peak RSS MB", "x plain loop"),
+        ("variant", "runs", "median wall s", "range s", "median peak RSS MB", "x plain loop", "median cpu s"),
         [
             [
                 variant,
@@ -174,6 +185,7 @@ def main() -> None:
                 f"{min(times[variant]):.2f} to {max(times[variant]):.2f}",
                 round(median(peaks[variant])),
                 f"{median(times[variant]) / plain_median:.2f}",
+                f"{median(cpus[variant]):.2f}",
             ]
             for variant in VARIANTS
         ],

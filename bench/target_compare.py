@@ -250,7 +250,9 @@ def run_rounds(stream: Path, work: Path, found: list[Contender], rounds: int) ->
             run = pipeline([(label, contender.command(folder))], stdin=stream)
             proc = run.procs[0]
             contender.runs.append(proc)
-            chronology.append([number, label, round(proc.seconds, 2), round(proc.peak_mb), proc.exit_code])
+            chronology.append(
+                [number, label, f"{proc.seconds:.2f}", round(proc.peak_mb), proc.exit_code, f"{proc.cpu:.2f}"]
+            )
             if not proc.ok:
                 print(f"{label} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
             elif contender.kept and not contender.rows:
@@ -263,7 +265,11 @@ def report(stream: Path, found: list[Contender], chronology: list[list[object]])
     # Counted after the runs: a child's peak RSS starts from this process's size when it was started.
     records, keys = census(stream)
     total = sum(records.values())
-    table("runs, in the order they ran", ("round", "contender", "wall s", "peak RSS MB", "exit"), chronology)
+    table(
+        "runs, in the order they ran",
+        ("round", "contender", "wall s", "peak RSS MB", "exit", "cpu s"),
+        chronology,
+    )
     medians = {c.label: median([p.seconds for p in c.runs if p.ok]) for c in found}
     rows = []
     for c in found:
@@ -273,15 +279,24 @@ def report(stream: Path, found: list[Contender], chronology: list[list[object]])
             [
                 c.label,
                 f"{len(ok)} of {len(c.runs)}",
-                round(medians[c.label], 2) if ok else "failed",
+                f"{medians[c.label]:.2f}" if ok else "failed",
                 f"{min(seconds):.2f} to {max(seconds):.2f}" if ok else "",
                 round(total / medians[c.label]) if ok else 0,
                 round(median([p.peak_mb for p in ok])) if ok else 0,
+                f"{median([p.cpu for p in ok]):.2f}" if ok else "",
             ]
         )
     table(
         f"one stream file, {total:,} records ({stream.stat().st_size / 1e6:,.0f} MB): medians",
-        ("contender", "runs ok", "median wall s", "range s", "records/s", "median peak RSS MB"),
+        (
+            "contender",
+            "runs ok",
+            "median wall s",
+            "range s",
+            "records/s",
+            "median peak RSS MB",
+            "median cpu s",
+        ),
         rows,
     )
     done = [c.label for c in found if c.runs and any(p.ok for p in c.runs)]
