@@ -101,7 +101,7 @@ def _install() -> Any:
         owner_name, _, name = attribute.rpartition(".")
         owner = getattr(module, owner_name) if owner_name else module
         setattr(owner, name, _timed(label, getattr(owner, name)))
-    store = importlib.import_module("target_bloomz.store")
+    store: Any = importlib.import_module("target_bloomz.store")
     connect = store.connect
     store.connect = lambda *a, **k: TimedConnection(connect(*a, **k))
     cls = target.TargetBloomz

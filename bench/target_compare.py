@@ -78,7 +78,8 @@ def decode_floor() -> None:
 
 
 def _duck_type(prop: dict[str, Any]) -> str:
-    kinds = set(prop.get("type", [])) if isinstance(prop.get("type"), list) else {prop.get("type")}
+    declared = prop.get("type")
+    kinds = set(declared if isinstance(declared, list) else [declared]) - {"null", None}
     if "array" in kinds:
         return "VARCHAR[]" if prop.get("items", {}).get("type") == "string" else "JSON"
     if "object" in kinds:
@@ -86,7 +87,7 @@ def _duck_type(prop: dict[str, Any]) -> str:
     if "string" in kinds:
         return {"date-time": "TIMESTAMPTZ", "date": "DATE"}.get(prop.get("format", ""), "VARCHAR")
     return {"integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN"}.get(
-        next(iter(kinds - {"null"})), "JSON"
+        str(next(iter(kinds), "")), "JSON"
     )
 
 
@@ -196,16 +197,16 @@ def contenders(peers: set[str]) -> list[Contender]:
     if "dlt" in peers:
         python = peer_venv("dlt", DLT) / "python"
         keys = json.dumps({s: contract.key_properties(s) for s in contract.STREAMS})
+
+        def dlt(file_format: str) -> Callable[[Path], list[str]]:
+            return lambda folder: [
+                *(str(python), str(HERE / "dlt_load.py"), "--database", str(folder / "db.duckdb")),
+                *("--keys", keys, "--format", file_format, "--work", str(folder / "dlt")),
+            ]
+
         for file_format, label in (("default", "dlt merge (insert_values)"), ("jsonl", "dlt merge (jsonl)")):
             found.append(
-                Contender(
-                    label,
-                    lambda folder, f=file_format: [
-                        *(str(python), str(HERE / "dlt_load.py"), "--database", str(folder / "db.duckdb")),
-                        *("--keys", keys, "--format", f, "--work", str(folder / "dlt")),
-                    ],
-                    lambda folder: _table_rows(folder / "db.duckdb", SCHEMA),
-                )
+                Contender(label, dlt(file_format), lambda folder: _table_rows(folder / "db.duckdb", SCHEMA))
             )
     return found
 

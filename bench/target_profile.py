@@ -221,6 +221,7 @@ def main() -> None:
         work = Path(tmp)
         empty = work / "empty.singer"
         empty.write_text(EMPTY_INPUT)
+        plan: list[tuple[str, Path, Path | None]]
         if args.stream:
             plan = [("stream into a new store", args.stream, None), ("empty input, new store", empty, None)]
         else:
