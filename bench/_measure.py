@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -273,6 +274,16 @@ def rotations(labels: Sequence[str], rounds: int) -> list[list[str]]:
     """The order of each round: round r starts at the r-th label (A B C, B C A, C A B, ...), so each one
     runs in every position and none always runs first, on a cold cache, or right after the heaviest."""
     return [[labels[(r + i) % len(labels)] for i in range(len(labels))] for r in range(rounds)]
+
+
+def working_district(work: Path, source: Path | None, size: str) -> tuple[Path, Proc | None]:
+    """``work/district``: a copy of ``source`` (nights change it with `advance`: never the caller's copy),
+    else ``generate SIZE``, measured."""
+    district = work / "district"
+    if source:
+        shutil.copytree(source, district)
+        return district, None
+    return district, generate(size, district)
 
 
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

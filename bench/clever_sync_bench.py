@@ -34,13 +34,13 @@ from _measure import (
     PROC_HEADERS,
     Proc,
     Run,
-    generate,
     machine,
     pipeline,
     proc_rows,
     process_tree,
     record_from,
     table,
+    working_district,
 )
 from roster_sandbox.testing import Sandbox, run_sandbox
 
@@ -167,11 +167,8 @@ def main() -> None:
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory(prefix="clever-sync-bench-") as tmp:
         work = Path(tmp)
-        district = work / "district"
-        if args.dir:
-            shutil.copytree(args.dir, district)  # `advance` changes it: never the caller's copy
-        else:
-            made = generate(args.size, district)
+        district, made = working_district(work, args.dir, args.size)
+        if made:
             rows.append(
                 [
                     f"generate {args.size}",

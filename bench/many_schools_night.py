@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from _measure import BIN, Proc, generate, machine, median, pipeline, process_tree, table
+from _measure import BIN, Proc, machine, median, pipeline, process_tree, table, working_district
 from roster_sandbox import dumpfile
 from roster_sandbox.testing import Sandbox, run_sandbox
 
@@ -222,11 +222,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="many-schools-") as tmp:
         work = Path(tmp)
-        district = work / "district"
-        if args.dir:
-            shutil.copytree(args.dir, district)  # `advance` changes it: never the caller's copy
-        else:
-            generate(args.size, district)
+        district, _ = working_district(work, args.dir, args.size)
         schools = [s["id"] for s in dumpfile.read_objects(district / "schools.json")][: args.schools]
         passes: list[Pass] = []
         outcomes: dict[str, str] = {}
