@@ -31,53 +31,68 @@ class TapClever(Tap):
             "district_token",
             th.StringType,
             secret=True,
+            title="District Auth Token",
             description="The district's Clever auth token (the seed's 'District Auth Token').",
         ),
         th.Property(
             "client_id",
             th.StringType,
+            title="Client ID",
             description="The Clever app's client id, to look the district token up instead of pasting it.",
         ),
         th.Property(
-            "client_secret", th.StringType, secret=True, description="The Clever app's client secret."
+            "client_secret",
+            th.StringType,
+            secret=True,
+            title="Client secret",
+            description="The Clever app's client secret.",
         ),
         th.Property(
-            "district_id", th.StringType, description="The Clever district id whose token to look up."
+            "district_id",
+            th.StringType,
+            title="District ID",
+            description="The Clever district id whose token to look up.",
         ),
         th.Property(
             "api_url",
             th.StringType,
             default="https://api.clever.com",
+            title="API URL",
             description="Clever API root; data calls go to {api_url}/v3.0/...",
         ),
         th.Property(
             "oauth_tokens_url",
             th.StringType,
             default="https://clever.com/oauth/tokens",
+            title="Token listing URL",
             description="Clever's district token listing (used with client_id and client_secret).",
         ),
         th.Property(
             "schools",
             th.ArrayType(th.StringType),
             default=[],
+            title="Schools",
             description="Clever ids of the schools to sync; empty syncs every school of the district.",
         ),
         th.Property(
             "page_size",
             th.IntegerType(minimum=1, maximum=10000),
             default=10000,
+            title="Page size",
             description="Records per Clever request (Clever allows at most 10000).",
         ),
         th.Property(
             "incremental",
             th.BooleanType,
             default=False,
+            title="Incremental",
             description="Sync through Clever's Events API after the first full sync (falls back to a full "
             "sync when events are unavailable or the bookmark is over 30 days old).",
         ),
         th.Property(
             "admin_email",
             th.StringType,
+            title="Admin e-mail",
             description="E-mail of the Bloomz admin linking the school: must be a Clever district admin, or "
             "staff of every selected school, for a school-level import.",
         ),

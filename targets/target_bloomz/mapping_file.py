@@ -1,7 +1,7 @@
 """Read one mapping file: YAML with the line of every key, validated against the mapping schema.
 
 Errors become ``MappingError`` text an engineer can act on without opening the schema:
-``mappings/districts/lincoln.yml:12: students.id_field: 'sis' is not allowed; allowed values: ...``.
+``districts/lincoln/mapping.yml:12: students.id_field: 'sis' is not allowed; allowed values: ...``.
 """
 
 from __future__ import annotations

@@ -28,8 +28,12 @@ _RUN_TABLE = "stg_mirror_run"  # stg_ prefix: held.py keeps it with a held run
 
 
 def default_feed(mapping: Mapping) -> str:
-    """``<source>:<mapping file stem>``: one feed per mapping file, unless the ``feed`` setting names one."""
-    return f"{mapping.source}:{mapping.path.stem}"
+    """``<source>:<mapping name>``: one feed per mapping file, unless the ``feed`` setting names one.
+
+    The name is the file's stem, or its folder's for a district's ``districts/<district>/mapping.yml``.
+    """
+    path = mapping.path
+    return f"{mapping.source}:{path.parent.name if path.name == 'mapping.yml' else path.stem}"
 
 
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:

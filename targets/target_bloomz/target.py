@@ -18,10 +18,11 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from singer_sdk import Target
 from singer_sdk import typing as th
+from singer_sdk.helpers.capabilities import PluginCapabilities
 
 from bloomz_sync import contract
 from target_bloomz import (
@@ -45,39 +46,72 @@ from target_bloomz.outbox.settings import DEFAULT_FOLDER
 from target_bloomz.reader import RosterReader
 from target_bloomz.sinks import RosterSink, Spools
 
+if TYPE_CHECKING:
+    from singer_sdk.helpers.capabilities import CapabilitiesEnum
+
 _OPTION_SETTINGS = th.PropertiesList(
     th.Property(
-        "full_data", th.BooleanType, description="Full Data: remove class members missing from the source."
+        "full_data",
+        th.BooleanType,
+        title="Full Data",
+        description="Full Data: remove class members missing from the source.",
     ),
     th.Property(
         "archive",
         th.BooleanType,
+        title="Archive",
         description="Archive synced classes missing from the source (Full Data only).",
     ),
     th.Property(
-        "recreate_archived", th.BooleanType, description="Re-activate archived classes the source still has."
+        "recreate_archived",
+        th.BooleanType,
+        title="Recreate archived classes",
+        description="Re-activate archived classes the source still has.",
     ),
     th.Property(
         "keep_manual_staff",
         th.BooleanType,
+        title="Do not override staff assignments",
         description="Do not override staff assignments made by hand in Bloomz.",
     ),
-    th.Property("scheduled", th.BooleanType, description="This is the nightly scheduled import (autosync)."),
-    th.Property("invite_teachers", th.BooleanType, description="Send invitations to all staff roles."),
-    th.Property("invite_parents", th.BooleanType, description="Send invitations to parents."),
     th.Property(
-        "invite_students", th.BooleanType, description="Send invitations to students with an e-mail or phone."
+        "scheduled",
+        th.BooleanType,
+        title="Scheduled import",
+        description="This is the nightly scheduled import (autosync).",
     ),
     th.Property(
-        "invite_from", th.StringType, description="E-mail or source id of the admin invitations come from."
+        "invite_teachers",
+        th.BooleanType,
+        title="Invite teachers",
+        description="Send invitations to all staff roles.",
+    ),
+    th.Property(
+        "invite_parents", th.BooleanType, title="Invite parents", description="Send invitations to parents."
+    ),
+    th.Property(
+        "invite_students",
+        th.BooleanType,
+        title="Invite students",
+        description="Send invitations to students with an e-mail or phone.",
+    ),
+    th.Property(
+        "invite_from",
+        th.StringType,
+        title="Invite from",
+        description="E-mail or source id of the admin invitations come from.",
     ),
     th.Property(
         "notify_to",
         th.ArrayType(th.StringType),
+        title="Notify to",
         description="Community roles that receive the Bulk Import Status e-mail.",
     ),
     th.Property(
-        "default_region", th.StringType, description="Country code for phone numbers without one (US)."
+        "default_region",
+        th.StringType,
+        title="Phone region",
+        description="Country code for phone numbers without one (US).",
     ),
 )
 OPTION_NAMES = tuple(f.name for f in ImportOptions.__dataclass_fields__.values())
@@ -95,39 +129,53 @@ class TargetBloomz(Target):
     package_name = "bloomz-sync"  # the one distribution that installs every executable
     default_sink_class = RosterSink
     message_reader_class = RosterReader  # spools roster records without the SDK's per-record path
+    # Stream maps act (the SDK's record path takes over when they are set). The SDK's other target settings
+    # (load_method, batch_size_rows, add_record_metadata, validate_records, flattening) would do nothing
+    # here: a run is one plan applied in one transaction, and records are checked set-based in staging.
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
     config_jsonschema = th.PropertiesList(
         th.Property(
             "database",
             th.StringType,
+            title="Bloomz store",
             description="The Bloomz store (DuckDB file); default data/bloomz.duckdb in the Meltano project.",
         ),
         th.Property(
             "mapping",
             th.StringType,
+            title="Mapping file",
             description="Mapping file of the district (YAML). Default: the packaged default of `source`.",
         ),
         th.Property(
             "source",
             th.StringType,
             allowed_values=["clever", "oneroster"],
+            title="Source",
             description="Where the roster comes from, when no mapping file names it (default clever).",
         ),
         th.Property(
             "dry_run",
             th.BooleanType,
             default=False,
+            title="Dry run",
             description="Compute, print and save the plan; change nothing else in the store.",
         ),
         th.Property(
             "feed",
             th.StringType,
+            title="Feed",
             description="One feed per tap configuration (a district, or a school scope): the source mirror "
-            "an incremental sync is merged into (docs/mirror.md). Default: <source>:<mapping file stem>.",
+            "an incremental sync is merged into (docs/mirror.md). Default: <source>:<district> for districts/<district>/mapping.yml, else <source>:<mapping file stem>.",
         ),
         th.Property(
             "memory_limit",
             th.StringType,
             default="512MB",
+            title="Memory limit",
             description="DuckDB memory limit for an import; beyond it DuckDB spills to a temp folder.",
         ),
         *_OPTION_SETTINGS.wrapped.values(),
@@ -137,9 +185,15 @@ class TargetBloomz(Target):
             "signup_url",
             th.StringType,
             default=DEFAULT_SIGNUP_URL,
+            title="Sign-up URL",
             description="The sign-up link invitations carry.",
         ),
     ).to_dict()
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+        """Only the SDK settings of ``capabilities`` (stream maps), none of Target's own (see above)."""
+        super(Target, cls).append_builtin_config(config_jsonschema)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

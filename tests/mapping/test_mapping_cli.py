@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from importlib import resources
 from pathlib import Path
 
 import yaml
 
 BLOOMZ_SYNC = str(Path(sys.executable).parent / "bloomz-sync")
-LINCOLN = Path(str(resources.files("bloomz_sync.mappings") / "districts" / "lincoln-clever.yml"))
+LINCOLN = Path(__file__).resolve().parents[2] / "districts" / "lincoln-unified" / "mapping.yml"
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

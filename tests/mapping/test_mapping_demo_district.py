@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from importlib import resources
 from pathlib import Path
 
 from target_bloomz.mapping import load_mapping
 
 DEMO = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "clever" / "demo-district"
-LINCOLN = Path(str(resources.files("bloomz_sync.mappings") / "districts" / "lincoln-clever.yml"))
+LINCOLN = Path(__file__).resolve().parents[2] / "districts" / "lincoln-unified" / "mapping.yml"
 # The dump has no schools file: Lincoln Middle reports grades 6-8; the mapping sets the elementary level.
 SCHOOLS = {
     "5a25ff950a5f621109000004": {"id": "5a25ff950a5f621109000004", "high_grade": "12"},

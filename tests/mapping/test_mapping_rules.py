@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ MIDDLE = {"id": "5a25ff950a5f621109000006", "name": "Lincoln Middle", "low_grade
 HIGH = {"id": "5a25ff950a5f621109000004", "name": "Lincoln High", "high_grade": "12"}
 
 
-DISTRICTS = Path(str(resources.files("bloomz_sync.mappings") / "districts"))
+DISTRICTS = Path(__file__).resolve().parents[2] / "districts"
 
 
 def section(**fields):
@@ -28,12 +27,12 @@ def section(**fields):
 
 @pytest.fixture(scope="module")
 def lincoln():
-    return load_mapping(DISTRICTS / "lincoln-clever.yml")
+    return load_mapping(DISTRICTS / "lincoln-unified" / "mapping.yml")
 
 
 @pytest.fixture(scope="module")
 def riverside():
-    return load_mapping(DISTRICTS / "riverside-skyward.yml")
+    return load_mapping(DISTRICTS / "riverside" / "mapping.yml")
 
 
 # --- extends and overrides -------------------------------------------------------------------------

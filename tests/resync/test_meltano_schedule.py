@@ -3,18 +3,14 @@ whose first import has not completed yet (DESIGN.md: the initial sync comes befo
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.district import query
+from tests.support.project import meltano, meltano_env, pristine_project
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 ELEMENTARY = "5a25ff950a5f621109000005"
 
 pytestmark = pytest.mark.e2e
@@ -22,29 +18,16 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, demo_sandbox) -> tuple[Path, dict[str, str]]:
-    """A copy of meltano.yml and Lincoln's mapping, pointed at the demo-district sandbox."""
-    root = tmp_path_factory.mktemp("meltano-nightly")
-    shutil.copy(REPO_ROOT / "meltano.yml", root / "meltano.yml")
-    (root / "mappings" / "districts").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "mappings" / "districts" / "lincoln-clever.yml", root / "mappings" / "districts")
-    env = dict(
-        os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", MELTANO_SEND_ANONYMOUS_USAGE_STATS="false"
-    )
-    for name, value in (("api_url", demo_sandbox.clever_api_url), ("district_token", demo_sandbox.token)):
-        _meltano(root, env, "--environment=sandbox", "config", "set", "tap-clever", name, value, check=True)
-    return root, env
+    """The project with Lincoln's plugins (districts/lincoln-unified/), pointed at the demo sandbox."""
+    root = pristine_project(tmp_path_factory.mktemp("meltano-nightly"))
+    return root, meltano_env(TAP_CLEVER_API_URL=demo_sandbox.clever_api_url)
 
 
 def _meltano(root: Path, env: dict[str, str], *args: str, check: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "meltano"), *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=check,
-    )
+    done = meltano(root, *args, env=env)
+    if check:
+        assert done.returncode == 0, done.stderr[-3000:]
+    return done
 
 
 def test_a_school_nightly_job_needs_its_first_import_then_runs_with_its_own_state_id(project):

@@ -8,8 +8,6 @@ family codes, random in any store).
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,11 +19,11 @@ from roster_sandbox.testing import Sandbox, run_sandbox
 
 from tests.support.district import run_target
 from tests.support.dumps import copy_dump
+from tests.support.project import meltano, meltano_env, pristine_project
 from tests.tap_clever.conftest import TapRun, run_tap, sandbox_config
 from tests.tap_clever.test_batch import batch_config
 
 BIN = Path(sys.executable).parent
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.e2e
 
@@ -100,22 +98,13 @@ def test_batch_files_land_the_same_store_as_record_messages(
 
 def test_meltano_run_sends_batch_files_by_default(demo_sandbox: Sandbox, tmp_path: Path) -> None:
     """meltano.yml's batch_config: `meltano run tap-clever target-bloomz` moves the records in files."""
-    shutil.copy(REPO_ROOT / "meltano.yml", tmp_path / "meltano.yml")
-    env = dict(
-        os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", MELTANO_SEND_ANONYMOUS_USAGE_STATS="false"
-    )
-    env |= {
-        "TAP_CLEVER_API_URL": demo_sandbox.clever_api_url,
-        "TAP_CLEVER_DISTRICT_TOKEN": demo_sandbox.token,
-    }
-    done = subprocess.run(
-        [BIN / "meltano", "run", "tap-clever", "target-bloomz"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    pristine_project(tmp_path)
+    done = meltano(
+        tmp_path,
+        "run",
+        "tap-clever",
+        "target-bloomz",
+        env=meltano_env(TAP_CLEVER_API_URL=demo_sandbox.clever_api_url),
     )
 
     assert done.returncode == 0, done.stderr[-3000:]

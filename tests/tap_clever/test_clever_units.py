@@ -1,17 +1,12 @@
-"""The pure pieces: events into record changes, the request budget, meltano.yml matching the tap."""
+"""The pure pieces: events into record changes, the request budget."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import yaml
-from singer_sdk.helpers.capabilities import BATCH_CONFIG, FLATTENING_CONFIG, STREAM_MAPS_CONFIG
 from tap_clever import events, records
 from tap_clever.ratelimit import RateLimiter
-from tap_clever.tap import TapClever
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SECTION = {
     "id": "sec1",
     "school": "sch1",
@@ -109,27 +104,3 @@ def test_rate_limiter_waits_once_the_window_is_full() -> None:
     limiter.acquire()  # the fourth request in the same minute waits for the first to leave the window
     assert slept == [50.0]
     assert clock[0] == 60.0
-
-
-def test_meltano_settings_match_the_tap() -> None:
-    meltano = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())
-    plugin = next(p for p in meltano["plugins"]["extractors"] if p["name"] == "tap-clever")
-    builtin = {
-        **STREAM_MAPS_CONFIG["properties"],
-        **FLATTENING_CONFIG["properties"],
-        **BATCH_CONFIG["properties"],
-    }
-    declared = {k: v for k, v in TapClever.config_jsonschema["properties"].items() if k not in builtin}
-    every = {s["name"]: s for s in plugin["settings"]}
-    # singer-sdk's own settings that meltano.yml gives a value (batch_config) are the tap's too.
-    assert set(every) - set(declared) <= set(builtin) & set(TapClever.config_jsonschema["properties"])
-    settings = {name: setting for name, setting in every.items() if name not in builtin}
-    assert set(settings) == set(declared)
-    kinds = {"string": "string", "array": "array", "integer": "integer", "boolean": "boolean"}
-    for name, setting in settings.items():
-        prop = declared[name]
-        assert setting["description"] == prop["description"], name
-        assert bool(setting.get("sensitive")) == bool(prop.get("secret")), name
-        assert kinds[setting["kind"]] in prop["type"], name
-        if "default" in prop:
-            assert setting["value"] == prop["default"], name

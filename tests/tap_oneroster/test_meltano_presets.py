@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from roster_sandbox.testing import Sandbox
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tests.support.project import meltano, meltano_env, pristine_project
 
 
-def meltano_test(plugin: str, settings: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def meltano_test(plugin: str, settings: dict[str, str], project: Path) -> subprocess.CompletedProcess[str]:
+    """`meltano --environment prod invoke PLUGIN --test` with the seed's form values as the settings."""
     prefix = plugin.upper().replace("-", "_")
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    env.update({f"{prefix}_{name.upper()}": value for name, value in settings.items()})
-    return subprocess.run(
-        [str(BIN / "meltano"), "invoke", plugin, "--test"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    env = meltano_env(**{f"{prefix}_{name.upper()}": value for name, value in settings.items()})
+    return meltano(
+        pristine_project(project), "--environment=prod", "invoke", plugin, "--test", env=env, timeout=180
     )
 
 
 @pytest.mark.e2e
-def test_the_skyward_preset_takes_the_oneroster_api_url_and_lists_the_schools(demo_sandbox: Sandbox) -> None:
+def test_the_skyward_preset_takes_the_oneroster_api_url_and_lists_the_schools(
+    demo_sandbox: Sandbox, tmp_path: Path
+) -> None:
     done = meltano_test(
         "tap-skyward",
         {
@@ -39,6 +32,7 @@ def test_the_skyward_preset_takes_the_oneroster_api_url_and_lists_the_schools(de
             "base_url": demo_sandbox.oneroster_base_url("1.1"),  # the whole OneRoster API URL
             "token_url": demo_sandbox.oneroster_token_url,
         },
+        tmp_path,
     )
 
     assert done.returncode == 0, done.stderr[-3000:]
@@ -48,7 +42,7 @@ def test_the_skyward_preset_takes_the_oneroster_api_url_and_lists_the_schools(de
 
 
 @pytest.mark.e2e
-def test_the_classlink_preset_signs_with_oauth1(demo_sandbox: Sandbox) -> None:
+def test_the_classlink_preset_signs_with_oauth1(demo_sandbox: Sandbox, tmp_path: Path) -> None:
     done = meltano_test(
         "tap-classlink",
         {
@@ -56,6 +50,7 @@ def test_the_classlink_preset_signs_with_oauth1(demo_sandbox: Sandbox) -> None:
             "client_secret": demo_sandbox.client_secret,
             "base_url": demo_sandbox.url,
         },
+        tmp_path,
     )
 
     assert done.returncode == 0, done.stderr[-3000:]

@@ -6,20 +6,15 @@ The expected numbers are computed here from the raw Clever dump, independently o
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from tests.support.district import query
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tests.support.project import meltano, meltano_env, pristine_project
 
 pytestmark = pytest.mark.e2e
 
@@ -48,21 +43,19 @@ def _demo_expectations(demo_dir: Path) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def meltano_project(tmp_path_factory: pytest.TempPathFactory, demo_sandbox) -> tuple[Path, dict[str, str]]:
-    """A copy of the project's meltano.yml pointed at the demo sandbox, and the environment to run it."""
-    project = tmp_path_factory.mktemp("meltano")
-    shutil.copy(REPO_ROOT / "meltano.yml", project / "meltano.yml")
-    env = dict(
-        os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", MELTANO_SEND_ANONYMOUS_USAGE_STATS="false"
+    """The committed project pointed at the demo sandbox (with the sandbox environment's token)."""
+    project = pristine_project(tmp_path_factory.mktemp("meltano"))
+    done = meltano(
+        project,
+        "--environment=sandbox",
+        "config",
+        "set",
+        "tap-clever",
+        "api_url",
+        demo_sandbox.clever_api_url,
     )
-    for name, value in (("api_url", demo_sandbox.clever_api_url), ("district_token", demo_sandbox.token)):
-        subprocess.run(
-            [BIN / "meltano", "--environment=sandbox", "config", "set", "tap-clever", name, value],
-            cwd=project,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-    return project, env
+    assert done.returncode == 0, done.stderr
+    return project, meltano_env()
 
 
 def _contact_row(output: str, field: str, value: str) -> tuple[int, bool]:
@@ -74,15 +67,7 @@ def _contact_row(output: str, field: str, value: str) -> tuple[int, bool]:
 
 def _meltano_run(project: Path, env: dict[str, str], **settings: str) -> subprocess.CompletedProcess[str]:
     run_env = dict(env, **{f"TARGET_BLOOMZ_{k.upper()}": v for k, v in settings.items()})
-    return subprocess.run(
-        [BIN / "meltano", "run", "tap-clever", "target-bloomz"],
-        cwd=project,
-        env=run_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return meltano(project, "run", "tap-clever", "target-bloomz", env=run_env)
 
 
 def test_the_demo_expectations_are_the_literal_demo_counts(demo_district_dir):

@@ -19,20 +19,54 @@ CONFIG_PROPERTIES: tuple[th.Property[Any], ...] = (
     th.Property(
         "outbox_dir",
         th.StringType,
+        title="Outbox folder",
         description="Folder for e-mails (.eml files) when no SMTP server is set, and for sms.jsonl.",
     ),
     th.Property(
-        "mail_from", th.StringType, description=f'The From of every e-mail, e.g. "{DEFAULT_SENDER}".'
+        "mail_from",
+        th.StringType,
+        title="Mail from",
+        description=f'The From of every e-mail, e.g. "{DEFAULT_SENDER}".',
     ),
     th.Property(
-        "smtp_host", th.StringType, description="SMTP server; without it e-mails are written as files."
+        "smtp_host",
+        th.StringType,
+        title="SMTP host",
+        description="SMTP server; without it e-mails are written as files.",
     ),
-    th.Property("smtp_port", th.IntegerType, description="SMTP port (default 25, or 465 with smtp_ssl)."),
-    th.Property("smtp_username", th.StringType, description="SMTP login, if the server wants one."),
-    th.Property("smtp_password", th.StringType, secret=True, description="SMTP password."),
-    th.Property("smtp_starttls", th.BooleanType, description="Switch to TLS with STARTTLS after connecting."),
-    th.Property("smtp_ssl", th.BooleanType, description="Connect over TLS from the start (port 465)."),
-    th.Property("smtp_ca_file", th.StringType, description="CA certificate to trust for a private relay."),
+    th.Property(
+        "smtp_port",
+        th.IntegerType,
+        title="SMTP port",
+        description="SMTP port (default 25, or 465 with smtp_ssl).",
+    ),
+    th.Property(
+        "smtp_username",
+        th.StringType,
+        title="SMTP username",
+        description="SMTP login, if the server wants one.",
+    ),
+    th.Property(
+        "smtp_password", th.StringType, secret=True, title="SMTP password", description="SMTP password."
+    ),
+    th.Property(
+        "smtp_starttls",
+        th.BooleanType,
+        title="SMTP STARTTLS",
+        description="Switch to TLS with STARTTLS after connecting.",
+    ),
+    th.Property(
+        "smtp_ssl",
+        th.BooleanType,
+        title="SMTP over TLS",
+        description="Connect over TLS from the start (port 465).",
+    ),
+    th.Property(
+        "smtp_ca_file",
+        th.StringType,
+        title="SMTP CA file",
+        description="CA certificate to trust for a private relay.",
+    ),
 )
 
 
