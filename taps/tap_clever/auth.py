@@ -7,6 +7,7 @@ from typing import Any
 
 import requests
 
+from bloomz_sync import unreachable
 from tap_clever.errors import CleverError
 
 
@@ -51,7 +52,8 @@ def _listed_tokens(url: str, client_id: str, client_secret: str, district_id: st
             timeout=60,
         )
     except requests.RequestException as exc:
-        raise CleverError(f"Could not reach Clever's token listing at {url}: {type(exc).__name__}") from exc
+        text = unreachable.message("Clever's token listing", url, exc, "oauth_tokens_url")
+        raise CleverError(text) from None
     if response.status_code in (401, 403):
         raise CleverError(
             f"Clever refused the app's client_id/client_secret at {url} (HTTP {response.status_code}). "

@@ -20,7 +20,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from bloomz_sync import batches, contract
+from bloomz_sync import batches, contract, unreachable
 from tap_clever import events
 from tap_clever.errors import CleverError
 from tap_clever.records import Record
@@ -126,7 +126,10 @@ class CleverStream(RESTStream[ParseResult | None], batches.BatchingStream):
             self.shared.limiter.acquire()
             return func(*args, **kwargs)
 
-        return super().request_decorator(limited)
+        attempt = unreachable.fail_fast(
+            limited, self.shared.testing_connection, "Clever", self.url_base, "api_url"
+        )
+        return super().request_decorator(attempt)
 
     def validate_response(self, response: requests.Response) -> None:
         where = urlparse(response.url).path

@@ -1,16 +1,23 @@
-"""``tap-clever --test``: the district, the schools the token sees, and what the district shared."""
+"""``tap-clever --test``: the district, the schools the token sees with their counts, and what the district
+shared and what it did not."""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tap_clever.admin import verify_admin
 from tap_clever.errors import CleverError
+from tap_clever.records import schools_of
 from tap_clever.shared import NO_ADMIN_EMAIL
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from tap_clever.tap import TapClever
+
+    Fetch = Callable[[str, dict[str, Any]], Iterator[dict[str, Any]]]
 
 # What each kind of data needs, the streams built from it, and what the user loses without it.
 NEEDED = (
@@ -55,6 +62,14 @@ class Report:
         return stream not in self.missing_streams
 
 
+# What each school's line counts: (label, Clever collection, role filter, scope it needs).
+COUNTED = (
+    ("sections", "sections", None, "read:sections"),
+    ("students", "users", "student", "read:students"),
+    ("teachers", "users", "teacher", "read:teachers"),
+)
+
+
 def check(tap: TapClever) -> Report:
     report = Report()
     fetch = tap.clever_streams["schools"].fetch
@@ -62,9 +77,7 @@ def check(tap: TapClever) -> Report:
 
     for district in fetch("districts", {}):
         report.lines.append(f"District: {district.get('name')} ({district['id']})")
-    report.lines.append("Schools this token can see (id, name, school number):")
-    for school in fetch("schools", {}):
-        report.lines.append(f"  {school['id']}  {school.get('name')}  {school.get('school_number') or '-'}")
+    schools = list(fetch("schools", {}))
 
     if token.scopes is not None:
         report.lines.append("Scopes the district shared: " + ", ".join(token.scopes))
@@ -78,6 +91,18 @@ def check(tap: TapClever) -> Report:
         for scope, (resource, params) in PROBES.items():
             if next(iter(fetch(resource, params | {"limit": 1})), None) is not None:
                 visible.add(scope)
+    report.lines.append(f"Schools this token can see ({len(schools)}; id, name, school number, counts):")
+    counts = school_counts(fetch, visible)
+    selected = set(tap.config.get("schools") or [])
+    for school in schools:
+        counted = ", ".join(f"{counts[school['id']][label]} {label}" for label, *_ in _shared(visible))
+        mark = "  (selected in `schools`)" if school["id"] in selected else ""
+        report.lines.append(
+            f"  {school['id']}  {school.get('name')}  {school.get('school_number') or '-'}"
+            f"  {counted or 'no counts: nothing shared'}{mark}"
+        )
+    shared = [what for scope, what, *_ in NEEDED if scope in visible]
+    report.lines.append("Shared with the app: " + (", ".join(shared) or "nothing"))
     for scope, what, stream_names, loss in NEEDED:
         if scope not in visible:
             report.lines.append(f"NOT SHARED: {what} ({scope}): {loss}.")
@@ -93,3 +118,18 @@ def check(tap: TapClever) -> Report:
     elif tap.config.get("schools"):
         report.lines.append(f"Admin check skipped: {NO_ADMIN_EMAIL}")
     return report
+
+
+def _shared(visible: set[str]) -> list[tuple[str, str, str | None, str]]:
+    return [counted for counted in COUNTED if counted[3] in visible]
+
+
+def school_counts(fetch: Fetch, visible: set[str]) -> defaultdict[str, Counter[str]]:
+    """school id → how many sections, students and teachers Clever lists for it (what is shared)."""
+    counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for label, resource, role, _ in _shared(visible):
+        for obj in fetch(resource, {"role": role} if role else {}):
+            school_ids = [obj.get("school")] if role is None else schools_of(obj["roles"][role])
+            for school_id in school_ids:
+                counts[str(school_id)][label] += 1
+    return counts

@@ -38,7 +38,8 @@ def _rest(obj: dict[str, Any], named: set[str]) -> dict[str, Any]:
     return {key: value for key, value in obj.items() if key not in named}
 
 
-def _schools(detail: dict[str, Any]) -> list[str]:
+def schools_of(detail: dict[str, Any]) -> list[str]:
+    """The school ids of a Clever role (its `school` first, then its `schools`)."""
     schools = list(detail.get("schools") or [])
     if detail.get("school") and detail["school"] not in schools:
         schools.insert(0, detail["school"])
@@ -143,7 +144,7 @@ def student(obj: dict[str, Any]) -> Record | None:
     if detail is None:
         return None
     name = obj.get("name") or {}
-    schools = _schools(detail)
+    schools = schools_of(detail)
     named = {"school", "schools", "sis_id", "student_number", "state_id", "grade", "email"}
     return {
         "id": obj["id"],
@@ -174,7 +175,7 @@ def staff(obj: dict[str, Any]) -> Record | None:
     staff_role = roles.get("staff") or {}
     schools: list[str] = []
     for role in held:
-        schools += [school_id for school_id in _schools(roles[role]) if school_id not in schools]
+        schools += [school_id for school_id in schools_of(roles[role]) if school_id not in schools]
     title = next((roles[role].get("title") for role in held if roles[role].get("title")), None)
     return {
         "id": obj["id"],

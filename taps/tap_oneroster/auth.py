@@ -12,6 +12,8 @@ from oauthlib import oauth1
 from singer_sdk.authenticators import APIAuthenticatorBase, BearerTokenAuthenticator, OAuthAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
+from bloomz_sync import unreachable
+
 # Refresh a token this long before the server says it expires, so no request carries a stale one.
 REFRESH_MARGIN_SECONDS = 60
 
@@ -74,6 +76,15 @@ class OAuth2ClientCredentials(OAuthAuthenticator):
                 if status is not None and status != 429 and status < 500:
                     raise FatalAPIError(self._refusal(status)) from exc
                 why = f"HTTP {status}" if status else type(exc).__name__
+                if (
+                    attempt == self._max_tries
+                    and status is None
+                    and isinstance(exc, requests.RequestException)
+                ):
+                    where = unreachable.message(
+                        "the OneRoster token endpoint", self.auth_endpoint, exc, "token_url"
+                    )
+                    raise unreachable.Unreachable(where) from None
                 if attempt == self._max_tries:
                     message = f"OneRoster token request to {self.auth_endpoint} kept failing ({why})"
                     raise RetriableAPIError(f"{message} after {attempt} tries; try again later") from exc

@@ -14,6 +14,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
+from bloomz_sync import unreachable
 from tap_oneroster.auth import OAuth2ClientCredentials
 
 if TYPE_CHECKING:
@@ -157,6 +158,11 @@ class OneRosterCollection(RESTStream):
             message = f"OneRoster {what}: the server answered {content_type} instead of OneRoster JSON"
             raise RetriableAPIError(message + " — check the OneRoster API URL", response)
         self._refreshed_after_401 = False
+
+    def request_decorator(self, func: Any) -> Any:
+        testing = bool(getattr(self._tap, "testing_connection", False))
+        attempt = unreachable.fail_fast(func, testing, "the OneRoster server", self.url_base, "base_url")
+        return super().request_decorator(attempt)
 
     def backoff_wait_generator(self) -> Generator[float, None, None]:
         return self.backoff_runtime(value=self._wait_seconds)

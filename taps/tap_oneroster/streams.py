@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -11,8 +11,6 @@ from bloomz_sync import batches, contract
 from tap_oneroster import mapping
 
 if TYPE_CHECKING:
-    from singer_sdk.helpers._batch import BatchConfig
-
     from tap_oneroster.tap import TapOneRoster
 
 Record = dict[str, Any]
@@ -58,10 +56,6 @@ class RosterStream(batches.BatchingStream):
     def get_records(self, context: Any) -> Iterable[Record]:
         yield from self._pull(context)
         self._pulled_complete()
-
-    def get_batch_config(self, config: Mapping[str, Any]) -> BatchConfig | None:
-        # `--test` shows the schools it read; files would be left for no target to read and delete.
-        return None if self.roster_tap.testing_connection else super().get_batch_config(config)
 
     def batch_records(self, context: Any) -> Iterator[Record]:
         """This run's records, moving the bookmark as the SDK's record path does."""

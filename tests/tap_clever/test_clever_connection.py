@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from roster_sandbox.testing import Sandbox, run_sandbox
 
+from tests.support.connection import demo_school_counts, dropping_server, refused_url
+
 ALL_BUT_CONTACTS = (
     "read:district_admins,read:school_admins,read:schools,read:sections,read:students,read:teachers,"
     "read:terms,read:courses"
@@ -39,24 +41,62 @@ def _lookup_config(sandbox: Sandbox) -> dict[str, Any]:
 
 
 def test_test_lists_district_schools_and_scopes(
-    demo_sandbox: Sandbox, tap_run: Callable[..., Any], tmp_path: Path
+    demo_sandbox: Sandbox, tap_run: Callable[..., Any], tmp_path: Path, demo_district_dir: Path
 ) -> None:
     run = tap_run(tmp_path, _lookup_config(demo_sandbox), None, "--test")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "District: #DEMO_DISTRICT (5a0c91b95c7cc000010d417c)" in run.stderr
-    assert "Schools this token can see (id, name, school number):" in run.stderr
-    assert f"  {SCHOOL}  School 1  001" in run.stderr
+    assert "Schools this token can see (5; id, name, school number, counts):" in run.stderr
+    for number, (school, (sections, students, teachers)) in enumerate(
+        sorted(demo_school_counts(demo_district_dir).items()), start=1
+    ):
+        counts = f"{sections} sections, {students} students, {teachers} teachers"
+        line = f"  {school}  School {number}  00{number}  {counts}"
+        assert line + "\n" in run.stderr, line
     assert "Scopes the district shared: read:district_admins" in run.stderr
     assert "read:student_contacts" in run.stderr
+    assert (
+        "Shared with the app: schools, sections, students, teachers, school staff, district admins"
+        in run.stderr
+    )
     assert "NOT SHARED" not in run.stderr
     assert demo_sandbox.client_secret not in run.stderr
     assert demo_sandbox.token not in run.stderr
-    # The SDK's connection test reads one record of each stream.
-    assert {m["stream"] for m in run.messages if m["type"] == "RECORD"} >= {
-        "students",
-        "contacts",
-        "sections",
-    }
+
+
+def test_test_is_a_short_report_not_a_sync(
+    demo_sandbox: Sandbox, tap_run: Callable[..., Any], tmp_path: Path
+) -> None:
+    run = tap_run(
+        tmp_path,
+        {"district_token": demo_sandbox.token, "api_url": demo_sandbox.clever_api_url},
+        None,
+        "--test",
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.messages == []  # no SCHEMA, RECORD or STATE
+    for noise in ("METRIC", "unhandled error", "Beginning sync", "Pagination"):
+        assert noise not in run.stderr
+    assert len(run.stderr.splitlines()) < 20
+
+
+def test_test_says_what_to_do_when_nothing_listens(tap_run: Callable[..., Any], tmp_path: Path) -> None:
+    url = refused_url()
+    run = tap_run(tmp_path, {"district_token": "t", "api_url": url}, None, "--test")
+    assert run.returncode == 1
+    assert f"Connection test failed: could not connect to Clever at {url} (connection refused)" in run.stderr
+    assert "roster-sandbox serve --port" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_test_does_not_retry_a_connection_that_cannot_be_made(
+    tap_run: Callable[..., Any], tmp_path: Path
+) -> None:
+    with dropping_server() as server:
+        run = tap_run(tmp_path, {"district_token": "t", "api_url": server.url}, None, "--test")
+    assert run.returncode == 1
+    assert f"could not connect to Clever at {server.url}" in run.stderr
+    assert server.connections == 1  # a sync would try 6 times, waiting 1, 2, 4, 8 and 16 s between
 
 
 def test_test_says_plainly_when_contacts_are_not_shared(

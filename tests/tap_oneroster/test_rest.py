@@ -11,6 +11,7 @@ import requests
 from roster_sandbox.testing import Sandbox, run_sandbox
 
 from bloomz_sync import contract
+from tests.support.connection import demo_school_counts, dropping_server, refused_url
 
 from .conftest import TapRun, run_tap, sandbox_config, without
 
@@ -86,14 +87,55 @@ def test_a_bearer_token_works(demo_sandbox: Sandbox, full_run_11: TapRun, tmp_pa
     assert token not in run.stderr
 
 
-def test_dash_dash_test_lists_the_schools_the_credentials_see(demo_sandbox: Sandbox, tmp_path: Path) -> None:
+def test_dash_dash_test_lists_the_schools_the_credentials_see(
+    demo_sandbox: Sandbox, tmp_path: Path, demo_district_dir: Path
+) -> None:
     run = run_tap(tmp_path, sandbox_config(demo_sandbox, "1.1", "oauth1"), "--test")
 
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "The credentials see 5 school(s)" in run.stderr
-    assert all(f"School {n}" in run.stderr for n in range(1, 6))
-    assert "#DEMO_DISTRICT" not in run.stderr  # the district is an org, not a school
-    assert run.counts() == {"schools": 5}
+    assert "District: #DEMO_DISTRICT (5a0c91b95c7cc000010d417c)" in run.stderr
+    assert "The credentials see 5 school(s) (id, name, counts):" in run.stderr
+    for number, (school, (classes, students, teachers)) in enumerate(
+        sorted(demo_school_counts(demo_district_dir).items()), start=1
+    ):
+        line = f"  {school}  School {number}  {classes} classes, {students} students, {teachers} teachers\n"
+        assert line in run.stderr, line
+    assert "#DEMO_DISTRICT  " not in run.stderr  # the district is an org, not one of the schools
+    assert "Shared with the app: schools, classes, users, terms, enrollments" in run.stderr
+    assert "NOT SHARED" not in run.stderr
+    # a short report, not a sync: no Singer message, no METRIC line
+    assert run.messages == []
+    assert "METRIC" not in run.stderr
+    assert len(run.stderr.splitlines()) < 20
+
+
+def test_dash_dash_test_says_what_to_do_when_nothing_listens(tmp_path: Path) -> None:
+    url = refused_url()
+    config = {"base_url": url, "auth": "bearer", "access_token": "t"}
+    run = run_tap(tmp_path, config, "--test")
+
+    assert run.returncode == 1
+    assert (
+        f"Connection test failed: could not connect to the OneRoster server at {url} (connection refused)"
+        in (run.stderr)
+    )
+    assert "roster-sandbox serve --port" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_dash_dash_test_does_not_retry_a_connection_that_cannot_be_made(tmp_path: Path) -> None:
+    with dropping_server() as server:
+        config = {
+            "base_url": server.url,
+            "token_url": f"{server.url}/token",
+            "client_id": "c",
+            "client_secret": "s",
+        }
+        run = run_tap(tmp_path, config, "--test")
+
+    assert run.returncode == 1
+    assert f"could not connect to the OneRoster token endpoint at {server.url}" in run.stderr
+    assert server.connections == 1  # a sync tries max_tries (6) times, waiting between
 
 
 def test_the_schools_setting_narrows_every_stream(
