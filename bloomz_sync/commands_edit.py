@@ -37,6 +37,7 @@ def _store(ctx: click.Context) -> Iterator[duckdb.DuckDBPyConnection]:
         locks.SyncInProgress,
         MappingError,
         FileNotFoundError,
+        LookupError,  # a school or person that names nothing, or several (target_bloomz.lookup)
     ) as err:
         raise click.ClickException(str(err)) from err
     finally:
@@ -83,7 +84,7 @@ delete_class = _edit_command(
 @click.option("--role", type=click.Choice(edits.CLASS_ROLES), default="teacher", show_default=True)
 @click.pass_context
 def add_member(ctx: click.Context, class_ref: str, person_ref: str, role: str) -> None:
-    """Add PERSON (person id or source id) to CLASS by hand (origin manual), e.g. a co-teacher."""
+    """Add PERSON (person id, source id or e-mail) to CLASS by hand (origin manual), e.g. a co-teacher."""
     with _store(ctx) as con:
         click.echo(edits.add_member(con, class_ref, person_ref, role))
 
@@ -99,7 +100,8 @@ remove_member = _edit_command(
 @click.argument("role", type=click.Choice(edits.COMMUNITY_ROLES))
 @click.pass_context
 def set_role(ctx: click.Context, community: str, person_ref: str, role: str) -> None:
-    """Raise or lower PERSON's ROLE in COMMUNITY (id or key) by hand: the sync keeps it."""
+    """Raise or lower PERSON's ROLE in COMMUNITY (key, name or a source school id) by hand: the sync
+    keeps it."""
     with _store(ctx) as con:
         click.echo(edits.set_role(con, community, person_ref, role))
 

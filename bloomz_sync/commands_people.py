@@ -15,7 +15,7 @@ from typing import Any
 import click
 import duckdb
 from target_bloomz import explain as explaining
-from target_bloomz import invite, notify, store
+from target_bloomz import invite, lookup, notify, store
 from target_bloomz.outbox import CONFIG_PROPERTIES, DeliverySettings, deliver_pending
 from target_bloomz.render import FamilyCodeLetter, render_family_code_letters, render_report_page
 
@@ -44,20 +44,12 @@ def _delivery(outbox_dir: str | None) -> DeliverySettings:
 
 
 def _community(con: duckdb.DuckDBPyConnection, school: str) -> tuple[str, str]:
-    """(key, name) of a community named by its key, its name, or one of its source school ids."""
-    rows = con.execute(
-        """SELECT DISTINCT c.key, c.name FROM communities c
-           LEFT JOIN community_sources s ON s.community_id = c.id
-           WHERE c.key = $s OR lower(c.name) = lower($s) OR s.school_id = $s ORDER BY c.key""",
-        {"s": school},
-    ).fetchall()
-    if not rows:
-        raise click.ClickException(
-            f'no school community "{school}" in the store (bloomz-sync status lists them by key and name)'
-        )
-    if len(rows) > 1:
-        raise click.ClickException(f'"{school}" names several communities: {", ".join(r[0] for r in rows)}')
-    return rows[0]
+    """(key, name) of the community ``school`` names (target_bloomz.lookup: key, name or source school id)."""
+    try:
+        found = lookup.community(con, school)
+    except LookupError as err:
+        raise click.ClickException(str(err)) from None
+    return found.key, found.name
 
 
 _outbox_option = click.option(
@@ -121,20 +113,17 @@ def deliver(ctx: click.Context, outbox_dir: str | None) -> None:
 
 @click.command()
 @click.argument("run", type=int)
-@click.option("--school", help="The community to report on, when the run covers several.")
+@click.option("--school", help="Only this school community (key, name or source school id).")
 @click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.pass_context
 def report(ctx: click.Context, run: int, school: str | None, html: Path) -> None:
-    """Write the import status of RUN as an HTML page (the same as its Bulk Import Status e-mail)."""
+    """Write the import status of RUN as an HTML page (its Bulk Import Status e-mail), one section per
+    school community the run imported."""
     with _open(ctx) as con:
-        keys = notify.run_communities(con, run)
         if not con.execute("SELECT 1 FROM runs WHERE id = ?", [run]).fetchone():
             raise click.ClickException(f"no run {run} in {ctx.obj['database']} (bloomz-sync runs lists them)")
-        if school is not None:
-            keys = [_community(con, school)[0]]
-        elif len(keys) > 1:
-            raise click.ClickException(f"run {run} covers {', '.join(keys)}: choose one with --school")
-        page = render_report_page(notify.run_summary(con, run, keys[0] if keys else ""))
+        keys = [_community(con, school)[0]] if school is not None else notify.run_communities(con, run)
+        page = render_report_page(*(notify.run_summary(con, run, key) for key in keys or [""]))
     html.write_text(page, encoding="utf-8")
     click.echo(f"wrote {html}")
 
@@ -191,12 +180,12 @@ def family_codes(ctx: click.Context, school: str, fmt: str, output: Path | None,
 @click.argument("person")
 @click.pass_context
 def explain(ctx: click.Context, person: str) -> None:
-    """Why PERSON (a Bloomz person id, or a source id) is where they are: sources, rules, runs."""
+    """Why PERSON (person id, source id, <source>:<id> or e-mail) is where they are: sources, rules, runs."""
     with _open(ctx) as con:
         try:
             click.echo(explaining.explain(con, person))
         except LookupError as err:
-            raise click.ClickException(str(err)) from err
+            raise click.ClickException(str(err)) from None
 
 
 commands: list[click.Command] = [reinvite, deliver, report, family_codes, explain]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import duckdb
 
-from target_bloomz import journal
+from target_bloomz import journal, lookup
 
 COMMUNITY_ROLES = ("School Admin", "School Office Staff", "School Support Staff", "Student", "Parent")
 # The community roles that fit each kind of person: a staff member can be raised or lowered among the staff
@@ -43,28 +43,14 @@ def find_class(con: duckdb.DuckDBPyConnection, ref: str) -> tuple[int, str, str]
 
 
 def find_person(con: duckdb.DuckDBPyConnection, ref: str) -> tuple[int, str]:
-    """(id, kind) of a person given their id or a source id."""
-    rows = con.execute(
-        """SELECT DISTINCT p.id, p.kind FROM people p
-           WHERE CAST(p.id AS VARCHAR) = ?
-              OR p.id IN (SELECT person_id FROM person_sources WHERE source_id = ?) ORDER BY p.id""",
-        [ref, ref],
-    ).fetchall()
-    if not rows:
-        raise EditError(f"no person {ref!r} (give a person id or a source id)")
-    if len(rows) > 1:
-        raise EditError(f"{ref!r} names several people: ids {', '.join(str(r[0]) for r in rows)}")
-    return rows[0]
+    """(id, kind) of the person ``ref`` names (target_bloomz.lookup: id, source id, e-mail)."""
+    found = lookup.person(con, ref)
+    return found.id, found.kind
 
 
 def find_community(con: duckdb.DuckDBPyConnection, ref: str) -> int:
-    """The id of a community given its id or key."""
-    row = con.execute(
-        "SELECT id FROM communities WHERE CAST(id AS VARCHAR) = ? OR key = ?", [ref, ref]
-    ).fetchone()
-    if not row:
-        raise EditError(f"no school community {ref!r} (give its id or key, e.g. clever:<school id>)")
-    return int(row[0])
+    """The id of the community ``ref`` names (target_bloomz.lookup: id, key, name or source school id)."""
+    return lookup.community(con, ref).id
 
 
 def rename_class(con: duckdb.DuckDBPyConnection, ref: str, name: str) -> str:

@@ -11,10 +11,7 @@ from typing import Any
 
 import duckdb
 
-_FIND = """
-SELECT DISTINCT p.id FROM people p LEFT JOIN person_sources s ON s.person_id = p.id
-WHERE CAST(p.id AS VARCHAR) = $who OR s.source_id = $who OR s.sis_id = $who ORDER BY p.id
-"""
+from target_bloomz import lookup
 
 _PLAN_ROWS = """
 SELECT r.run_id, runs.status, r.entity, r.action, r.target, r.source_stream, r.source_id, r.rule, r.reason
@@ -32,17 +29,9 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> l
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def find_people(con: duckdb.DuckDBPyConnection, who: str) -> list[int]:
-    """People ids for a Bloomz person id, a source id or a sis_id."""
-    return [row[0] for row in con.execute(_FIND, {"who": who.strip()}).fetchall()]
-
-
 def explain(con: duckdb.DuckDBPyConnection, who: str) -> str:
-    """The explanation as text; LookupError when no one matches ``who``."""
-    ids = find_people(con, who)
-    if not ids:
-        raise LookupError(f'no person with id or source id "{who}" in the store')
-    return "\n\n".join(_explain_one(con, person_id) for person_id in ids)
+    """The explanation as text; LookupError when ``who`` names no one, or several people (listed)."""
+    return _explain_one(con, lookup.person(con, who).id)
 
 
 def _explain_one(con: duckdb.DuckDBPyConnection, person_id: int) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 
 class Issue(TypedDict):
@@ -134,9 +135,15 @@ def render_status_text(summary: RunSummary, *, max_issues: int | None = None) ->
     return _env.get_template("status_email.txt.j2").render(_status_context(summary, max_issues=max_issues))
 
 
-def render_report_page(summary: RunSummary) -> str:
-    """A standalone HTML page with the e-mail's content and every issue."""
-    return _env.get_template("report_page.html.j2").render(_status_context(summary, max_issues=None))
+def render_report_page(*summaries: RunSummary) -> str:
+    """A standalone HTML page with the e-mail's content and every issue, one section per school community
+    (a run that imported several schools reports on each)."""
+    body = _env.get_template("_status_body.html.j2")
+    sections = [Markup(body.render(_status_context(s, max_issues=None))) for s in summaries]  # noqa: S704
+    title = ", ".join(str(s["community"]) for s in summaries)
+    return _env.get_template("report_page.html.j2").render(
+        title=title, run_id=summaries[0]["run_id"], sections=sections
+    )
 
 
 def render_invitation(invitation: Invitation) -> InvitationMessages:

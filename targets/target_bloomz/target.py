@@ -169,7 +169,8 @@ class TargetBloomz(Target):
             th.StringType,
             title="Feed",
             description="One feed per tap configuration (a district, or a school scope): the source mirror "
-            "an incremental sync is merged into (docs/mirror.md). Default: <source>:<district> for districts/<district>/mapping.yml, else <source>:<mapping file stem>.",
+            "an incremental sync is merged into (docs/mirror.md). Default: <source>:<district> for "
+            "districts/<district>/mapping.yml, else <source>:<mapping file stem>.",
         ),
         th.Property(
             "memory_limit",
