@@ -143,11 +143,14 @@ class RosterSink(Sink):
         shutil.copyfileobj's loop, keeping the last chunk to see whether the file ended its last line.
         """
         last = b""
+        size = 0
         while chunk := source.read(_CHUNK):
             self._spool.write(chunk)
+            size += len(chunk)
             last = chunk
         if last and not last.endswith(b"\n"):
             self._spool.write(b"\n")
+        self.target.progress.add_batch(size)
 
     def activate_version(self, new_version: int) -> None:
         """The stream was pulled complete: remember it for the run (only complete streams may remove)."""

@@ -43,6 +43,7 @@ from target_bloomz.mapping import ImportOptions, Mapping, load_mapping
 from target_bloomz.outbox import CONFIG_PROPERTIES as OUTBOX_SETTINGS
 from target_bloomz.outbox import DeliverySettings
 from target_bloomz.outbox.settings import DEFAULT_FOLDER
+from target_bloomz.progress import Progress
 from target_bloomz.reader import RosterReader
 from target_bloomz.sinks import RosterSink, Spools
 
@@ -204,8 +205,12 @@ class TargetBloomz(Target):
         # The spools hold personal data: gone at exit even when reading input failed half-way.
         weakref.finalize(self, shutil.rmtree, self.spool_dir, ignore_errors=True)
         self.spools = Spools(self.spool_dir)
+        # Phases, records and rate as the import goes (a bar on a terminal, a line every 10 s in a log).
+        self.progress = Progress()
+        self.progress.show()
         if isinstance(self.message_reader, RosterReader):
             self.message_reader.spool_records(self._spool_for_records)
+            self.message_reader.report_progress(self.progress)
         self.complete_streams: set[str] = set()
         self._held_state: dict | None = None
         self._taken_over: list[locks.TakenOver] = []
@@ -274,6 +279,7 @@ class TargetBloomz(Target):
     def _count_spooled_records(self) -> None:
         """Give each sink the records the reader spooled for it: the SDK's record counts and metrics."""
         if isinstance(self.message_reader, RosterReader):
+            self.progress.spooled_so_far(self.message_reader.spooled.total())
             for stream, count in self.message_reader.spooled.items():
                 sink = self.get_sink(stream)
                 sink.tally_record_read(count)
@@ -291,6 +297,7 @@ class TargetBloomz(Target):
         try:
             with self._phase("stage"):
                 received = stage.stage(con, self.spool_dir)
+                self.progress.staged_records(sum(received.values()))
                 # Only staging needs input order (the last record of a key wins); later steps order
                 # explicitly, and unordered writes let DuckDB stream and spill in less memory.
                 con.execute("SET preserve_insertion_order = false")
@@ -389,9 +396,10 @@ class TargetBloomz(Target):
 
     @contextmanager
     def _phase(self, name: str) -> Iterator[None]:
-        """Log how long a phase took (bench/target_bloomz_bench.py reads these lines)."""
+        """Show the phase as it starts; log how long it took (the bench scripts read these lines)."""
         started = time.perf_counter()
-        yield
+        with self.progress.phase(name):
+            yield
         self.logger.info("phase %s: %.2f s", name, time.perf_counter() - started)
 
     def _report(self, con: Any, run_id: int, summary: plan.PlanSummary, *, dry_run: bool) -> None:
