@@ -10,22 +10,20 @@ import pytest
 from target_bloomz.mapping import ImportOptions, load_mapping, packaged_defaults
 
 MAPPINGS = resources.files("bloomz_sync.mappings")
-SHIPPED = sorted(
-    [Path(str(MAPPINGS / name)) for name in ("clever.yml", "oneroster.yml")]
-    + [Path(str(p)) for p in (MAPPINGS / "districts").iterdir() if p.name.endswith(".yml")]
-)
+# The district examples live with their district's Meltano plugins: districts/<district>/mapping.yml.
+DISTRICTS = sorted((Path(__file__).resolve().parents[2] / "districts").glob("*/mapping.yml"))
+SHIPPED = sorted([Path(str(MAPPINGS / name)) for name in ("clever.yml", "oneroster.yml")] + DISTRICTS)
 
 
-def test_a_default_per_source_and_two_district_examples_ship():
+def test_a_default_per_source_ships_and_two_district_examples_come_with_the_project():
     names = [p.name for p in SHIPPED]
     assert "clever.yml" in names
     assert "oneroster.yml" in names
-    districts = [p for p in SHIPPED if p.parent.name == "districts"]
-    assert len(districts) >= 2
-    assert {load_mapping(p).source for p in districts} == {"clever", "oneroster"}
+    assert len(DISTRICTS) >= 2
+    assert {load_mapping(p).source for p in DISTRICTS} == {"clever", "oneroster"}
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_shipped_file_validates(path):
     mapping = load_mapping(path)
     assert mapping.path == path.resolve()
