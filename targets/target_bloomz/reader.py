@@ -21,9 +21,6 @@ from singer_sdk.contrib.msgspec import decoder as sdk_decoder
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-if t.TYPE_CHECKING:
-    from target_bloomz.progress import Progress
-
 SpoolFor = Callable[[str], t.BinaryIO | None]
 
 
@@ -38,7 +35,6 @@ class Envelope(msgspec.Struct):
 
 _decode_envelope = msgspec.json.Decoder(Envelope).decode
 _VERSIONED = frozenset({"RECORD", "BATCH"})
-_PROGRESS_EVERY = 4096  # lines between two progress reports: the clock is read once per report
 
 
 class RosterReader(GenericSingerReader[t.Any]):
@@ -50,15 +46,14 @@ class RosterReader(GenericSingerReader[t.Any]):
         self._files: dict[str, t.BinaryIO] = {}  # the spools spool_for gave, by stream
         self.versioned: set[str] = set()
         self.spooled: Counter[str] = Counter()
-        self._progress: Progress | None = None
 
     def spool_records(self, spool_for: SpoolFor) -> None:
         """Enable the fast path: ``spool_for(stream)`` is the file a stream's records go to, or None."""
         self._spool_for = spool_for
 
-    def report_progress(self, progress: Progress) -> None:
-        """Tell ``progress`` how many records were spooled, every few thousand lines."""
-        self._progress = progress
+    def spooled_so_far(self) -> int:
+        """Records spooled so far; safe to call from another thread (the progress reporter)."""
+        return sum(list(self.spooled.values()))  # list() copies under the GIL, while records arrive
 
     @property
     def default_input(self) -> t.IO[bytes]:
@@ -71,8 +66,6 @@ class RosterReader(GenericSingerReader[t.Any]):
         """Spool roster records, hand every other message to its callback; count messages by type."""
         stats: Counter[str] = Counter()
         for number, line in enumerate(file_input or self.default_input, start=1):
-            if self._progress is not None and not number % _PROGRESS_EVERY:
-                self._progress.spooled_so_far(self.spooled.total())
             envelope = _envelope(line, number)
             if envelope.version is not None and envelope.type in _VERSIONED and envelope.stream:
                 self.versioned.add(envelope.stream)  # a full pull's table version (a delta's carry none)

@@ -207,10 +207,10 @@ class TargetBloomz(Target):
         self.spools = Spools(self.spool_dir)
         # Phases, records and rate as the import goes (a bar on a terminal, a line every 10 s in a log).
         self.progress = Progress()
-        self.progress.show()
+        weakref.finalize(self, self.progress.stop)
         if isinstance(self.message_reader, RosterReader):
             self.message_reader.spool_records(self._spool_for_records)
-            self.message_reader.report_progress(self.progress)
+            self.progress.watch(self.message_reader.spooled_so_far)
         self.complete_streams: set[str] = set()
         self._held_state: dict | None = None
         self._taken_over: list[locks.TakenOver] = []
@@ -272,6 +272,7 @@ class TargetBloomz(Target):
             self._record_refused(scopes, str(err))
             raise
         finally:
+            self.progress.stop()
             shutil.rmtree(self.spool_dir, ignore_errors=True)
         if applied and self._held_state is not None:
             super()._write_state_message(self._held_state)
@@ -279,7 +280,6 @@ class TargetBloomz(Target):
     def _count_spooled_records(self) -> None:
         """Give each sink the records the reader spooled for it: the SDK's record counts and metrics."""
         if isinstance(self.message_reader, RosterReader):
-            self.progress.spooled_so_far(self.message_reader.spooled.total())
             for stream, count in self.message_reader.spooled.items():
                 sink = self.get_sink(stream)
                 sink.tally_record_read(count)

@@ -61,5 +61,6 @@ def test_config_set_keeps_the_hand_written_files_and_only_adds_to_meltano_yml(tm
     removed = [line for line in diff if line.startswith("- ")]
     assert removed == [], "meltano.yml is kept in the form Meltano writes: a config set only adds lines"
     comments = [line for line in district_before.splitlines() if line.lstrip().startswith("#")]
-    assert comments and all(comment in district.read_text() for comment in comments)
+    assert comments
+    assert all(comment in district.read_text() for comment in comments)
     assert "principal@lincoln.example.net" in district.read_text()  # written where the plugin is defined
