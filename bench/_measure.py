@@ -25,6 +25,10 @@ from typing import IO
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+# The scripts run as `python bench/<script>.py`: the project root on the path gives them tests.support
+# (the committed Meltano project, with its plugins run from this environment).
+sys.path.insert(1, str(REPO_ROOT))
 RECORD_MARK = b'"type":"RECORD"'  # both json and msgspec writers emit it without spaces
 CHUNK = 1 << 20
 

@@ -44,7 +44,7 @@ from _measure import (
 )
 from roster_sandbox.testing import Sandbox, run_sandbox
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.support.project import pristine_project
 
 
 def sync(
@@ -118,9 +118,7 @@ def phases(run: Run) -> str:
 
 def meltano_first_sync(work: Path, sandbox: Sandbox, args: argparse.Namespace) -> Proc:
     """`meltano run tap-clever target-bloomz` in a copy of the project, with its own store and state."""
-    project = work / "meltano"
-    project.mkdir()
-    shutil.copy(REPO_ROOT / "meltano.yml", project / "meltano.yml")
+    project = pristine_project(work / "meltano")
     env = dict(
         os.environ,
         PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",

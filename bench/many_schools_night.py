@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import tempfile
@@ -40,7 +39,8 @@ from _measure import BIN, Proc, machine, median, pipeline, process_tree, table, 
 from roster_sandbox import dumpfile
 from roster_sandbox.testing import Sandbox, run_sandbox
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.support.project import pristine_project
+
 PAGE_SIZE = 10000  # meltano.yml's
 
 
@@ -61,9 +61,7 @@ class Jobs:
         self.database = work / "bloomz.duckdb"
         self.states: dict[str, dict[str, Any]] = {}
         if via == "meltano":
-            self.project = work / "meltano"
-            self.project.mkdir()
-            shutil.copy(REPO_ROOT / "meltano.yml", self.project / "meltano.yml")
+            self.project = pristine_project(work / "meltano")
 
     def run(self, number: int, school: str, *, night: bool) -> list[Proc]:
         if self.via == "meltano":
