@@ -1,12 +1,14 @@
-"""What a tap says when it cannot connect to its server: why, and what to do, in one line.
+"""What a tap says when it cannot connect to its server: why, and what to do, in one line; and the quiet
+log of a connection test (`--test`), which both taps share.
 
 A connection that could not be made (refused, unknown host, timed out) is not worth retrying in a
-connection test (`--test`): the admin is waiting for an answer, and the answer is to start the server or
-fix the URL. ``fail_fast`` turns it into a FatalAPIError, which singer-sdk does not retry.
+connection test: the admin is waiting for an answer, and the answer is to start the server or fix the URL.
+``fail_fast`` turns it into a FatalAPIError, which singer-sdk does not retry.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,3 +65,9 @@ def fail_fast(
             raise Unreachable(message(server, url, exc, setting)) from None
 
     return attempt
+
+
+def quiet_logs(tap_name: str) -> None:
+    """Only warnings from singer-sdk and the tap while a report is written: no METRIC or paging lines."""
+    for name in ("singer_sdk", "singer_sdk.metrics", tap_name):
+        logging.getLogger(name).setLevel(logging.WARNING)

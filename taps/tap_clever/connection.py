@@ -19,19 +19,18 @@ if TYPE_CHECKING:
 
     Fetch = Callable[[str, dict[str, Any]], Iterator[dict[str, Any]]]
 
-# What each kind of data needs, the streams built from it, and what the user loses without it.
+# What each kind of data needs (its scope), and what the user loses without it.
 NEEDED = (
-    ("read:schools", "schools", ("schools",), "schools cannot be listed or imported"),
-    ("read:sections", "sections", ("sections", "enrollments"), "classes cannot be imported"),
-    ("read:students", "students", ("students",), "students cannot be imported"),
-    ("read:teachers", "teachers", ("staff",), "teachers cannot be imported"),
-    ("read:school_admins", "school staff", (), "school staff cannot be imported"),
-    ("read:district_admins", "district admins", (), "district admins cannot be imported"),
-    ("read:terms", "terms", ("terms",), "terms cannot be imported"),
+    ("read:schools", "schools", "schools cannot be listed or imported"),
+    ("read:sections", "sections", "classes cannot be imported"),
+    ("read:students", "students", "students cannot be imported"),
+    ("read:teachers", "teachers", "teachers cannot be imported"),
+    ("read:school_admins", "school staff", "school staff cannot be imported"),
+    ("read:district_admins", "district admins", "district admins cannot be imported"),
+    ("read:terms", "terms", "terms cannot be imported"),
     (
         "read:student_contacts",
         "contacts",
-        ("contacts", "student_contacts"),
         "parents cannot be imported; share Family Codes so parents can sign up and be linked to the right "
         "students (or ask the district to share contacts with the app in Clever)",
     ),
@@ -52,14 +51,10 @@ PROBES = {
 @dataclass
 class Report:
     lines: list[str] = field(default_factory=list)
-    missing_streams: set[str] = field(default_factory=set)
     ok: bool = True
 
     def text(self) -> str:
         return "\n".join(self.lines)
-
-    def stream_shared(self, stream: str) -> bool:
-        return stream not in self.missing_streams
 
 
 # What each school's line counts: (label, Clever collection, role filter, scope it needs).
@@ -103,10 +98,9 @@ def check(tap: TapClever) -> Report:
         )
     shared = [what for scope, what, *_ in NEEDED if scope in visible]
     report.lines.append("Shared with the app: " + (", ".join(shared) or "nothing"))
-    for scope, what, stream_names, loss in NEEDED:
+    for scope, what, loss in NEEDED:
         if scope not in visible:
             report.lines.append(f"NOT SHARED: {what} ({scope}): {loss}.")
-            report.missing_streams.update(stream_names)
 
     if tap.config.get("admin_email"):
         try:

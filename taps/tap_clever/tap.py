@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 import sys
 from typing import Any
 
@@ -14,6 +13,7 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
+from bloomz_sync import unreachable
 from tap_clever import connection
 from tap_clever.client import CleverStream
 from tap_clever.shared import Shared
@@ -140,7 +140,7 @@ class TapClever(Tap):
         tap = cls(
             config=config.config if config else None, parse_env_config=bool(config and config.parse_env)
         )
-        quiet_logs()
+        unreachable.quiet_logs(cls.name)
         tap.shared.testing_connection = True
         try:
             report = connection.check(tap)
@@ -149,12 +149,6 @@ class TapClever(Tap):
             ctx.exit(1)
         click.echo(report.text(), err=True)
         ctx.exit(0 if report.ok else 1)
-
-
-def quiet_logs() -> None:
-    """Only warnings from the SDK and the tap while the report is written: no METRIC or paging lines."""
-    for name in ("singer_sdk", "singer_sdk.metrics", TapClever.name):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.tap_base import CliTestOptionValue
 
+from bloomz_sync import unreachable
 from tap_oneroster import connection, mapping
 from tap_oneroster.auth import build_authenticator
 from tap_oneroster.client import RestSource
@@ -202,8 +202,7 @@ class TapOneRoster(Tap):
             return
         config = ctx.params["config"]
         tap = cls(config=config.config, parse_env_config=config.parse_env)
-        for name in ("singer_sdk", "singer_sdk.metrics", cls.name):  # no METRIC or paging lines
-            logging.getLogger(name).setLevel(logging.WARNING)
+        unreachable.quiet_logs(cls.name)
         tap.testing_connection = True
         try:
             report = connection.check(tap)
