@@ -21,6 +21,9 @@ from singer_sdk.contrib.msgspec import decoder as sdk_decoder
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+if t.TYPE_CHECKING:
+    from target_bloomz.progress import Progress
+
 SpoolFor = Callable[[str], t.BinaryIO | None]
 
 
@@ -46,10 +49,15 @@ class RosterReader(GenericSingerReader[t.Any]):
         self._files: dict[str, t.BinaryIO] = {}  # the spools spool_for gave, by stream
         self.versioned: set[str] = set()
         self.spooled: Counter[str] = Counter()
+        self._progress: Progress | None = None
 
     def spool_records(self, spool_for: SpoolFor) -> None:
         """Enable the fast path: ``spool_for(stream)`` is the file a stream's records go to, or None."""
         self._spool_for = spool_for
+
+    def report_progress(self, progress: Progress) -> None:
+        """Have ``progress`` watch the spooled records from the first line read (the target stops it)."""
+        self._progress = progress
 
     def spooled_so_far(self) -> int:
         """Records spooled so far; safe to call from another thread (the progress reporter)."""
@@ -65,6 +73,23 @@ class RosterReader(GenericSingerReader[t.Any]):
     ) -> Counter[str]:
         """Spool roster records, hand every other message to its callback; count messages by type."""
         stats: Counter[str] = Counter()
+        if self._progress is not None:
+            self._progress.watch(self.spooled_so_far)
+        try:
+            self._process(file_input, callbacks, stats)
+        except BaseException:
+            if self._progress is not None:
+                self._progress.stop()  # no end of input: no import to report on
+            raise
+        stats["RECORD"] += self.spooled.total()
+        return stats
+
+    def _process(
+        self,
+        file_input: t.IO[t.Any] | None,
+        callbacks: dict[str, Callable[[dict], None]],
+        stats: Counter[str],
+    ) -> None:
         for number, line in enumerate(file_input or self.default_input, start=1):
             envelope = _envelope(line, number)
             if envelope.version is not None and envelope.type in _VERSIONED and envelope.stream:
@@ -78,8 +103,6 @@ class RosterReader(GenericSingerReader[t.Any]):
             else:
                 self._process_unknown_message(message)
             stats[envelope.type] += 1
-        stats["RECORD"] += self.spooled.total()
-        return stats
 
     def _spooled(self, envelope: Envelope, number: int) -> bool:
         """Append a roster record to its stream's spool; False when the SDK must take it."""

@@ -207,10 +207,9 @@ class TargetBloomz(Target):
         self.spools = Spools(self.spool_dir)
         # Phases, records and rate as the import goes (a bar on a terminal, a line every 10 s in a log).
         self.progress = Progress()
-        weakref.finalize(self, self.progress.stop)
         if isinstance(self.message_reader, RosterReader):
             self.message_reader.spool_records(self._spool_for_records)
-            self.progress.watch(self.message_reader.spooled_so_far)
+            self.message_reader.report_progress(self.progress)
         self.complete_streams: set[str] = set()
         self._held_state: dict | None = None
         self._taken_over: list[locks.TakenOver] = []
@@ -259,6 +258,12 @@ class TargetBloomz(Target):
 
     def process_endofpipe(self) -> None:
         """Drain the sinks, then stage, plan and apply; emit the held STATE only after the commit."""
+        try:
+            self._end_of_input()
+        finally:
+            self.progress.stop()
+
+    def _end_of_input(self) -> None:
         self._count_spooled_records()
         super().process_endofpipe()
         self.spools.close()
@@ -272,7 +277,6 @@ class TargetBloomz(Target):
             self._record_refused(scopes, str(err))
             raise
         finally:
-            self.progress.stop()
             shutil.rmtree(self.spool_dir, ignore_errors=True)
         if applied and self._held_state is not None:
             super()._write_state_message(self._held_state)
