@@ -3,7 +3,8 @@ log of a connection test (`--test`), which both taps share.
 
 A connection that could not be made (refused, unknown host, timed out) is not worth retrying in a
 connection test: the admin is waiting for an answer, and the answer is to start the server or fix the URL.
-``fail_fast`` turns it into a FatalAPIError, which singer-sdk does not retry.
+``fail_fast`` turns it into a FatalAPIError, which singer-sdk does not retry. A sync does retry (a night's
+network may come back), and ``explained`` gives its last failure the same one line.
 """
 
 from __future__ import annotations
@@ -55,16 +56,22 @@ def fail_fast(
 ) -> Callable[..., requests.Response]:
     """``func`` (one HTTP attempt) raising :class:`Unreachable` at once, when ``testing`` and the
     connection could not be made; otherwise a connection error stays retryable."""
-    if not testing:
-        return func
+    return explained(func, server, url, setting) if testing else func
 
-    def attempt(*args: Any, **kwargs: Any) -> requests.Response:
+
+def explained(
+    func: Callable[..., requests.Response], server: str, url: str, setting: str
+) -> Callable[..., requests.Response]:
+    """``func`` raising :class:`Unreachable` (why, and what to do) when the connection could not be made;
+    around the SDK's retries, this is the run's last word once they are spent."""
+
+    def call(*args: Any, **kwargs: Any) -> requests.Response:
         try:
             return func(*args, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise Unreachable(message(server, url, exc, setting)) from None
 
-    return attempt
+    return call
 
 
 def quiet_logs(tap_name: str) -> None:

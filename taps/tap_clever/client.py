@@ -129,7 +129,7 @@ class CleverStream(RESTStream[ParseResult | None], batches.BatchingStream):
         attempt = unreachable.fail_fast(
             limited, self.shared.testing_connection, "Clever", self.url_base, "api_url"
         )
-        return super().request_decorator(attempt)
+        return unreachable.explained(super().request_decorator(attempt), "Clever", self.url_base, "api_url")
 
     def validate_response(self, response: requests.Response) -> None:
         where = urlparse(response.url).path

@@ -161,8 +161,9 @@ class OneRosterCollection(RESTStream):
 
     def request_decorator(self, func: Any) -> Any:
         testing = bool(getattr(self._tap, "testing_connection", False))
-        attempt = unreachable.fail_fast(func, testing, "the OneRoster server", self.url_base, "base_url")
-        return super().request_decorator(attempt)
+        server = "the OneRoster server"
+        attempt = unreachable.fail_fast(func, testing, server, self.url_base, "base_url")
+        return unreachable.explained(super().request_decorator(attempt), server, self.url_base, "base_url")
 
     def backoff_wait_generator(self) -> Generator[float, None, None]:
         return self.backoff_runtime(value=self._wait_seconds)

@@ -123,6 +123,21 @@ def test_dash_dash_test_says_what_to_do_when_nothing_listens(tmp_path: Path) -> 
     assert "Traceback" not in run.stderr
 
 
+def test_a_sync_that_cannot_connect_ends_on_the_same_one_line(tmp_path: Path) -> None:
+    # A sync retries (a night's network may come back); once the tries are spent it says why and what to do.
+    url = refused_url()
+    config = {"base_url": url, "auth": "bearer", "access_token": "t", "max_tries": 1}
+    run = run_tap(tmp_path, config)
+
+    assert run.returncode == 1
+    assert (
+        f"tap-oneroster stopped: could not connect to the OneRoster server at {url} (connection refused)"
+        in run.stderr
+    )
+    assert "roster-sandbox serve --port" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
 def test_dash_dash_test_does_not_retry_a_connection_that_cannot_be_made(tmp_path: Path) -> None:
     with dropping_server() as server:
         config = {
@@ -308,10 +323,11 @@ def test_an_incremental_run_asks_only_for_what_changed_since_the_bookmark(
 def test_a_short_lived_token_is_renewed_before_it_expires(
     demo_district_dir: Path, full_run_11: TapRun, tmp_path: Path
 ) -> None:
-    # 25 data responses held 0.05 s each: the run outlives the 1 s token however fast the machine is,
-    # and each hold stays inside the refresh margin (a tenth of the lifetime).
-    slow = "slow:delay=0.05,count=25,path=/ims/oneroster/v1p1"
-    with run_sandbox(demo_district_dir, token_lifetime=1, fault=[slow]) as sandbox:
+    # 25 data responses held 0.2 s each: the run outlives the 4 s token however fast the machine is, and
+    # each hold stays well inside the refresh margin (a tenth of the lifetime, 0.4 s), leaving room for a
+    # loaded machine's delay between the tap's check of the token and the server's.
+    slow = "slow:delay=0.2,count=25,path=/ims/oneroster/v1p1"
+    with run_sandbox(demo_district_dir, token_lifetime=4, fault=[slow]) as sandbox:
         run = run_tap(tmp_path, sandbox_config(sandbox, "1.1", "oauth2"))
 
     assert run.returncode == 0, run.stderr[-3000:]
