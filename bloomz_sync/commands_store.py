@@ -152,7 +152,9 @@ def plan_command(ctx: click.Context, run: int, entity: str | None, action: str |
             f"{row['source_id']}  ({why})"
         )
     for issue in issues:
-        click.echo(f"  {issue['severity']}: {issue['stream']} {issue['record_key']}: {issue['message']}")
+        # an issue about a whole stream (no record) names the stream alone
+        where = " ".join(str(part) for part in (issue["stream"] or "run", issue["record_key"]) if part)
+        click.echo(f"  {issue['severity']}: {where}: {issue['message']}")
 
 
 _EXPORT_QUERIES = {

@@ -82,11 +82,13 @@ def apply(
     source: str,
     *,
     before_commit: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    still_ours: Callable[[], None] | None = None,
 ) -> None:
     """Write the whole plan of ``run_id`` in one transaction; on any error nothing is written.
 
     ``before_commit`` runs inside the transaction after the plan is written (invitations and family
-    codes are queued there, so they land exactly when the run does).
+    codes are queued there, so they land exactly when the run does). ``still_ours`` runs last, just
+    before COMMIT, and raises when the run's school locks were taken over (locks.Held.check).
     """
     con.execute("BEGIN TRANSACTION")
     try:
@@ -103,6 +105,8 @@ def apply(
         if os.environ.get(PAUSE_ENV):  # re-sync tests only (see PAUSE_ENV)
             print(f"apply: paused before COMMIT of run {run_id}", file=sys.stderr, flush=True)
             time.sleep(float(os.environ[PAUSE_ENV]))
+        if still_ours is not None:
+            still_ours()
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -7,8 +7,9 @@ transaction under the school's lock, exactly like the target would have.
 Meltano's state: a held run never emitted its STATE, so Meltano's bookmark is still where the last applied
 run left it. Approving does not move it either: the next scheduled run pulls again from that bookmark and
 re-delivers what the held run had (applying it again changes nothing), so the bookmark can never run ahead
-of the store. To skip that re-pull, set the approved run's STATE (printed by approve) with
-``meltano state set --force <state id> '<json>'``.
+of the store. To skip that re-pull, set the approved run's STATE with the line approve prints:
+``meltano state set --force <the run's state id> '<json>'`` (the state id the target recorded when Meltano
+started the run, held.meltano_state_id).
 """
 
 from __future__ import annotations
@@ -34,18 +35,30 @@ class Approved:
     replanned_because_store_moved: bool
     counts: dict[str, dict[str, int]]
     singer_state: dict | None
+    meltano_state_id: str | None = None  # recorded when Meltano started the run
 
     def text(self, state_id: str | None = None) -> str:
+        """What approve prints; ``state_id`` overrides the recorded Meltano state id."""
         lines = [f"Run {self.run_id} approved and applied."]
         if self.replanned_because_store_moved:
             lines.append("The store changed since the run was held: it was planned again before applying.")
         lines.append(runs.summary_table(self.counts))
-        if self.singer_state is not None:
+        if self.singer_state is None:
+            return "\n".join(lines)
+        state_id = state_id or self.meltano_state_id
+        state = json.dumps({"singer_state": self.singer_state})
+        lines.append(
+            "Meltano's state was not advanced; the next scheduled run pulls again from the last bookmark."
+        )
+        if state_id:
             lines.append(
-                "Meltano's state was not advanced; the next scheduled run pulls again from the last "
-                "bookmark. To advance it to this run's state now:\n"
-                f"  meltano state set --force {state_id or '<state id>'} "
-                f"'{json.dumps({'singer_state': self.singer_state})}'"
+                f"To advance it to this run's state now:\n  meltano state set --force {state_id} '{state}'"
+            )
+        else:
+            lines.append(
+                f"Meltano did not start run {self.run_id}, so it has no Meltano state id: to advance a job's "
+                f"state to this run's, give that job's id (`meltano state list`) to\n"
+                f"  meltano state set --force STATE_ID '{state}'"
             )
         return "\n".join(lines)
 
@@ -92,7 +105,7 @@ def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> Appr
             f"Approving it would roll back the newer data of run {newer}."
         )
     mapping = _mapping(mapping_file, source, options)
-    with locks.hold(database, scope or [], resync.holder()):
+    with locks.hold(database, scope or [], resync.holder()) as held_locks:
         moved = planned_at != journal.change_counter(con)
         held.load(con, database, run_id)
         con.execute("DELETE FROM plan_rows WHERE run_id = ?", [run_id])
@@ -108,9 +121,10 @@ def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> Appr
             # the link the target was given (a run held before store version 5 has none saved)
             people_steps.in_apply(con, run_id, mapping, signup_url=signup_url or DEFAULT_SIGNUP_URL)
 
-        apply.apply(con, run_id, mapping.source, before_commit=in_apply)
+        apply.apply(con, run_id, mapping.source, before_commit=in_apply, still_ours=held_locks.check)
+    state_id = held.meltano_state_id(database, run_id)
     held.drop(database, run_id)
-    return Approved(run_id, moved, summary.counts, json.loads(state) if state else None)
+    return Approved(run_id, moved, summary.counts, json.loads(state) if state else None, state_id)
 
 
 def discard(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> str:

@@ -2,11 +2,13 @@
 
 The staged streams and the mapping's answers (the stg_*, map_* and norm_* temp tables) are copied to a
 DuckDB file beside the store, ``<store>.held/run-<id>.duckdb``; approve loads them back as the same temp
-tables and plans again. Approve and discard delete the file.
+tables and plans again. Beside it, ``run-<id>.json`` keeps the Meltano state id of the run (when Meltano
+started it), so approve can print the exact ``meltano state set`` line. Approve and discard delete both.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -22,10 +24,13 @@ def held_file(database: Path, run_id: int) -> Path:
     return database.with_name(database.name + ".held") / f"run-{run_id}.duckdb"
 
 
-def save(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> Path:
-    """Copy the run's staged input next to the store."""
+def save(
+    con: duckdb.DuckDBPyConnection, database: Path, run_id: int, *, meltano_state_id: str | None = None
+) -> Path:
+    """Copy the run's staged input next to the store, with the run's Meltano state id."""
     path = held_file(database, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _meta_file(database, run_id).write_text(json.dumps({"meltano_state_id": meltano_state_id}))
     path.unlink(missing_ok=True)
     tables = [name for (name,) in con.execute(_TABLES).fetchall()]
     con.execute(f"ATTACH '{_quoted(path)}' AS held_run")
@@ -53,9 +58,22 @@ def load(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> None:
         con.execute("DETACH held_run")
 
 
+def meltano_state_id(database: Path, run_id: int) -> str | None:
+    """The Meltano state id of a held run; None when Meltano did not start it (or it was held before)."""
+    try:
+        return json.loads(_meta_file(database, run_id).read_text()).get("meltano_state_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def drop(database: Path, run_id: int) -> None:
     """Forget a held run's staged input."""
     held_file(database, run_id).unlink(missing_ok=True)
+    _meta_file(database, run_id).unlink(missing_ok=True)
+
+
+def _meta_file(database: Path, run_id: int) -> Path:
+    return held_file(database, run_id).with_suffix(".json")
 
 
 def _quoted(path: Path) -> str:

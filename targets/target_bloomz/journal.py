@@ -45,7 +45,8 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "student_contacts": (
         ("student_id", "contact_id"),
         "SELECT student_person_id AS student_id, contact_person_id AS contact_id FROM p_student_contacts "
-        "WHERE action IN ('create', 'update')",
+        "WHERE action IN ('create', 'update') "
+        "UNION SELECT student_id, contact_id FROM p_student_contact_removals",
     ),
 }
 

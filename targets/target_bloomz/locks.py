@@ -1,30 +1,46 @@
-"""One import per school community at a time ("Sync in progress"), and no school blocked forever by a crash.
+"""One import per school community at a time ("Sync in progress"), and no school blocked by a crash or a hang.
 
-A lock is a small JSON file per community beside the store (``<store>.locks/<community key>.lock``),
-created atomically. Files, not a table: an embedded DuckDB store is opened by one writer at a time, so a
-second import could not even read a lock table to say who holds it. A lock is stale, and taken over, when
-its lease expired or its holder's process is gone (same host); the new run says it took it over.
+A lock is a small JSON file per community beside the store (``<store>.locks/<community key>.lock``). Files,
+not a table: an embedded DuckDB store is opened by one writer at a time, so a second import could not even
+read a lock table to say who holds it. Every change to a lock file (take, renew, take over, release) happens
+under an exclusive ``flock`` of ``<store>.locks/.guard``, held for a few file operations only: two imports
+started at the same instant cannot both take a lock, nor read one half-written.
+
+A lock is a lease: it expires ``lease_seconds()`` (default two minutes) after it was taken or last renewed,
+and the holder renews it from a background thread while it works (:func:`hold`). A lock is stale, and
+taken over, when its lease expired (the holder stopped: hung, stopped or on a dead host) or its holder's
+process is gone (same host); the new run says it took it over. A hung holder on this host still has the
+store open, so it is ended (SIGKILL) first: nothing of it is applied, apply being one transaction.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import secrets
+import signal
 import socket
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-# An import of the largest district takes minutes; a lease this long only matters when the holder's host
-# cannot be asked (another machine sharing the store's folder).
-LEASE = timedelta(hours=6)
+LEASE_ENV = "BLOOMZ_LOCK_LEASE_SECONDS"
+DEFAULT_LEASE_SECONDS = 120.0
+_GUARD_WAIT_SECONDS = 30.0  # the guard is held for a few file operations: waiting longer means it is stuck
 
 
 class SyncInProgress(RuntimeError):
     """Another import holds the community."""
+
+
+class LockLost(RuntimeError):
+    """Another import took over a lock this one held (it stopped renewing it for a whole lease)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +56,30 @@ class TakenOver:
         return f"took over the lock of {self.scope} held by {self.holder} since {self.since}: {self.why}"
 
 
+@dataclass
+class Held:
+    """The locks an import holds: what it took over, and whether all are still its own."""
+
+    taken_over: list[TakenOver] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        """Raise LockLost when another import took over one of the locks (checked before COMMIT)."""
+        if self.lost:
+            raise LockLost(
+                f"the lock of {', '.join(self.lost)} was taken over by another import while this one "
+                "stopped renewing it: nothing of this import was applied"
+            )
+
+
+def lease_seconds() -> float:
+    """How long a lock lives without renewal (``BLOOMZ_LOCK_LEASE_SECONDS``, default 120)."""
+    try:
+        return max(1.0, float(os.environ.get(LEASE_ENV) or DEFAULT_LEASE_SECONDS))
+    except ValueError:
+        return DEFAULT_LEASE_SECONDS
+
+
 def lock_dir(database: Path) -> Path:
     """Where the locks of a store live."""
     return database.with_name(database.name + ".locks")
@@ -51,7 +91,7 @@ def in_progress(database: Path) -> list[str]:
     for path in sorted(lock_dir(database).glob("*.lock")):
         try:
             lock = json.loads(path.read_text() or "{}")
-        except (OSError, ValueError):  # released or half-written right now: not worth a message
+        except (OSError, ValueError):  # released right now: not worth a message
             continue
         if lock:
             scope = unquote(path.name.removesuffix(".lock"))
@@ -76,67 +116,181 @@ def busy_message(database: Path) -> str:
     )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _stale(lock: dict, now: datetime) -> str | None:
-    if datetime.fromisoformat(lock["expires"]) < now:
-        return f"its lease expired at {lock['expires']}"
-    if lock.get("host") == socket.gethostname() and not _alive(int(lock["pid"])):
-        return f"its process {lock['pid']} is gone"
-    return None
-
-
 @contextmanager
-def hold(database: Path, scopes: Iterable[str], holder: str) -> Iterator[list[TakenOver]]:
-    """Lock every community of ``scopes`` for the duration; yield the stale locks taken over.
+def hold(database: Path, scopes: Iterable[str], holder: str) -> Iterator[Held]:
+    """Lock every community of ``scopes`` and renew the leases until the block ends.
 
-    Raises SyncInProgress naming the holder and since when a live import holds one of them.
+    Yields the locks taken over; raises SyncInProgress naming the holder and since when a live import
+    holds one of them (then nothing is locked).
     """
     folder = lock_dir(database)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths = [folder / f"{quote(scope, safe='')}.lock" for scope in sorted(set(scopes))]
+    token = secrets.token_hex(8)
+    held = Held()
+    with _guard(folder):
+        mine = _lock(holder, token)
+        for path in paths:
+            held.taken_over += _take(path, mine)
+        for path in paths:
+            _write(path, mine)
+    stop = threading.Event()
+    renewer = threading.Thread(
+        target=_renew, args=(folder, paths, token, stop, held), name="lock-lease", daemon=True
+    )
+    renewer.start()
+    try:
+        yield held
+    finally:
+        stop.set()
+        renewer.join()
+        with _guard(folder):
+            for path in paths:
+                if _read(path).get("token") == token:
+                    path.unlink(missing_ok=True)
+
+
+def _lock(holder: str, token: str) -> dict:
     now = datetime.now(UTC)
-    mine = {
+    return {
         "holder": holder,
         "pid": os.getpid(),
         "host": socket.gethostname(),
+        "started": _process_start(os.getpid()),
+        "token": token,
         "since": now.isoformat(timespec="seconds"),
-        "expires": (now + LEASE).isoformat(timespec="seconds"),
+        "expires": (now + timedelta(seconds=lease_seconds())).isoformat(timespec="seconds"),
     }
-    taken: list[TakenOver] = []
-    held: list[Path] = []
+
+
+def _take(path: Path, mine: dict) -> list[TakenOver]:
+    """Check that ``path`` is free or stale (under the guard); a stale lock's hung holder is ended."""
+    other = _read(path)
+    if not other:
+        return []
+    why = _stale(other)
+    if why is None:
+        scope = unquote(path.name.removesuffix(".lock"))
+        raise SyncInProgress(
+            f"sync in progress for {scope}: held by {other.get('holder')} since {other.get('since')}"
+        )
+    why += _end_if_hung(other)
+    scope = unquote(path.name.removesuffix(".lock"))
+    return [TakenOver(scope, other.get("holder", "?"), other.get("since", "?"), why)]
+
+
+def _stale(lock: dict) -> str | None:
     try:
-        for scope in sorted(set(scopes)):
-            path = folder / f"{quote(scope, safe='')}.lock"
+        expires = datetime.fromisoformat(lock["expires"])
+    except (KeyError, TypeError, ValueError):
+        return "the lock file was unreadable"
+    if expires < datetime.now(UTC):
+        return f"its lease expired at {lock['expires']}"
+    if _same_host(lock) and not _alive(lock):
+        return f"its process {lock.get('pid')} is gone"
+    return None
+
+
+def _end_if_hung(lock: dict) -> str:
+    """A holder on this host whose lease expired but whose process lives is hung or stopped: it still has
+    the store open, so end it. Only the very process that took the lock (same start time) is ended."""
+    if not _same_host(lock) or not _alive(lock) or lock.get("started") is None:
+        return ""
+    pid = int(lock["pid"])
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return ""
+    deadline = time.monotonic() + 10
+    while _alive(lock) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return f" (its process {pid} on this host was hung: ended it)"
+
+
+def _same_host(lock: dict) -> bool:
+    return lock.get("host") == socket.gethostname()
+
+
+def _alive(lock: dict) -> bool:
+    """Whether the process that took the lock still runs (not a zombie, not a newer process with its pid)."""
+    try:
+        pid = int(lock["pid"])
+        os.kill(pid, 0)
+    except (KeyError, TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    stat = _proc_stat(pid)
+    if stat is None:  # no /proc (not Linux): the pid is all there is
+        return True
+    return stat[0] != "Z" and (lock.get("started") is None or stat[1] == lock["started"])
+
+
+def _process_start(pid: int) -> int | None:
+    stat = _proc_stat(pid)
+    return stat[1] if stat else None
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, start time in clock ticks since boot) of a process, from /proc; None where there is none."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rpartition(")")[2].split()  # after "(command name)", which may hold spaces
+    return fields[0], int(fields[19])
+
+
+def _renew(folder: Path, paths: list[Path], token: str, stop: threading.Event, held: Held) -> None:
+    """Push each lock's expiry a lease ahead, three times per lease, while the import works."""
+    while not stop.wait(lease_seconds() / 3):
+        with _guard(folder):
+            for path in paths:
+                lock = _read(path)
+                if lock.get("token") != token:
+                    scope = unquote(path.name.removesuffix(".lock"))
+                    if scope not in held.lost:
+                        held.lost.append(scope)
+                    continue
+                expires = datetime.now(UTC) + timedelta(seconds=lease_seconds())
+                _write(path, {**lock, "expires": expires.isoformat(timespec="seconds")})
+
+
+@contextmanager
+def _guard(folder: Path) -> Iterator[None]:
+    """Exclusive flock of the lock folder's guard file, for the few file operations of one change."""
+    fd = os.open(folder / ".guard", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        deadline = time.monotonic() + _GUARD_WAIT_SECONDS
+        while True:
             try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                other = json.loads(path.read_text() or "{}")
-                why = _stale(other, now) if other else "the lock file was empty"
-                if why is None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
                     raise SyncInProgress(
-                        f"sync in progress for {scope}: held by {other['holder']} since {other['since']}"
+                        f"the import locks beside the store ({folder}) are busy: a process is stuck "
+                        "while changing them. Try again."
                     ) from None
-                taken.append(TakenOver(scope, other.get("holder", "?"), other.get("since", "?"), why))
-                _replace(path, mine)
-            else:
-                with os.fdopen(fd, "w") as file:
-                    json.dump(mine, file)
-            held.append(path)
-        yield taken
+                time.sleep(0.01)
+        yield
     finally:
-        for path in held:
-            path.unlink(missing_ok=True)
+        os.close(fd)  # releases the flock
 
 
-def _replace(path: Path, lock: dict) -> None:
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(lock))
+def _read(path: Path) -> dict:
+    try:
+        loaded = json.loads(path.read_text() or "{}")
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        return {"expires": None}  # unreadable: stale (written under the guard, so never half-written)
+    return loaded if isinstance(loaded, dict) else {"expires": None}
+
+
+def _write(path: Path, lock: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump(lock, file)
     os.replace(tmp, path)

@@ -121,12 +121,48 @@ def last_run(con: duckdb.DuckDBPyConnection, community_key: str) -> int | None:
     return row[0] if row else None
 
 
+# The stream of the warning a run gets when its status e-mail reaches nobody.
+NO_RECIPIENT_STREAM = "notify_to"
+
+
+def _warn_no_recipient(con: duckdb.DuckDBPyConnection, run_id: int, key: str, roles: list[str]) -> None:
+    """The run's warning that a community's status e-mail had nobody to go to, and how to fix it (once)."""
+    seen = con.execute(
+        "SELECT 1 FROM run_issues WHERE run_id = ? AND stream = ? AND list_contains(communities, ?)",
+        [run_id, NO_RECIPIENT_STREAM, key],
+    ).fetchone()
+    if seen:
+        return
+    wanted = ", ".join(roles) if roles else "no role (notify_to is empty)"
+    message = (
+        f"the Bulk Import Status e-mail of {key} was sent to nobody: no member with an e-mail has a "
+        f"Notify to role ({wanted}). Every staff member an import adds starts as School Support Staff: "
+        f'raise an admin\'s role (bloomz-sync set-role {key} PERSON "School Admin"), or add the role '
+        "your admins have to notify_to in the mapping's options."
+    )
+    con.execute(
+        "INSERT INTO run_issues (run_id, severity, stream, record_key, message, communities) "
+        "VALUES (?, 'warning', ?, NULL, ?, ?)",
+        [run_id, NO_RECIPIENT_STREAM, message, [key]],
+    )
+
+
+def no_recipient_warnings(con: duckdb.DuckDBPyConnection, run_id: int) -> list[str]:
+    """The run's warnings that a status e-mail reached nobody."""
+    rows = con.execute(
+        "SELECT message FROM run_issues WHERE run_id = ? AND stream = ? ORDER BY message",
+        [run_id, NO_RECIPIENT_STREAM],
+    ).fetchall()
+    return [message for (message,) in rows]
+
+
 def queue_status_emails(con: duckdb.DuckDBPyConnection, run_id: int) -> int:
     """Queue the run's Bulk Import Status e-mail for each admin of the "Notify to" roles; return how many.
 
     Keyed per run, admin, community and run status: calling it again for the same run queues nothing, an
     admin of two of the run's communities gets each one's e-mail, and a held run that is approved later
-    sends its "Completed" e-mail too.
+    sends its "Completed" e-mail too. A community with nobody to send to gets a warning in the run saying
+    how to fix it.
     """
     options: dict[str, Any] = json.loads(
         (con.execute("SELECT options FROM runs WHERE id = ?", [run_id]).fetchone() or ["{}"])[0] or "{}"
@@ -140,6 +176,7 @@ def queue_status_emails(con: duckdb.DuckDBPyConnection, run_id: int) -> int:
     for key in keys:
         recipients = recipients_of.get(key)
         if not recipients:
+            _warn_no_recipient(con, run_id, key, roles)
             continue
         summary = run_summary(con, run_id, key)
         email = render_status_email(summary)

@@ -78,71 +78,127 @@ JOIN map_schools sch ON sch.school_id = s.school_id
 JOIN p_communities pc ON pc.key = sch.community_key
 """
 
-# Who holds each class name in a community: existing classes keep theirs (0), then renames of synced
-# classes whose template name changed (1), then new sections (2), each by section id.
-_CLASS_NAME_CLAIMS = """
-CREATE OR REPLACE TEMP TABLE p_class_names AS
+# Class names (DESIGN.md rule 1), judged against the classes as they will be after this run, so the same input
+# applied twice changes nothing the second time and a name freed tonight is taken tonight. Who wants which
+# name, per community:
+# - keep: an active class that stays active and keeps its name (renamed by hand, its section not in this
+#   run or not selected, or the section's name gives the same name); it holds that name whatever happens;
+# - move: an active synced class whose section now gives another name; if that name is not free it falls
+#   back to its current name, which it then holds;
+# - revive: an archived class that "recreate archived classes" brings back, under its section's name;
+# - new: a selected section with no class yet.
+# Classes archived by this run hold nothing. A free name goes to the claim with the lowest section id, as a
+# first import would give it.
+_NAME_CLAIMS = """
+CREATE OR REPLACE TEMP TABLE p_name_claims AS
 WITH existing AS (
-    SELECT cl.id, cl.community_id, cl.section_id, cl.name, cl.name_edited, cl.status, ps.class_name,
-        ps.selected
+    SELECT cl.id AS class_id, cl.community_id, cl.section_id, cl.name, cl.name_edited, cl.status,
+        coalesce(ps.selected, false) AS selected, ps.class_name
     FROM classes cl
     LEFT JOIN p_sections ps ON cl.source = $source AND cl.section_id = ps.section_id
     WHERE cl.community_id IN (SELECT community_id FROM p_communities)
+      AND cl.id NOT IN (SELECT class_id FROM p_class_archives)
 ), claims AS (
-    SELECT community_id, name, 0 AS priority, section_id, id AS class_id FROM existing
+    SELECT community_id, section_id, class_id, name AS current_name,
+        CASE WHEN selected AND NOT name_edited AND class_name <> '' THEN class_name ELSE name END AS wanted,
+        CASE WHEN status = 'archived' THEN 'revive'
+             WHEN NOT selected OR name_edited OR class_name = '' THEN 'keep'
+             WHEN lower(trim(class_name)) = lower(trim(name)) THEN 'keep'
+             ELSE 'move' END AS kind
+    FROM existing
+    WHERE status = 'active' OR ($recreate_archived AND selected)
     UNION ALL
-    SELECT community_id, class_name, 1, section_id, id FROM existing
-    WHERE selected AND status = 'active' AND NOT name_edited AND class_name <> '' AND class_name <> name
-    UNION ALL
-    SELECT ps.community_id, ps.class_name, 2, ps.section_id, NULL FROM p_sections ps
+    SELECT ps.community_id, ps.section_id, NULL, NULL, ps.class_name, 'new'
+    FROM p_sections ps
     WHERE ps.selected AND ps.class_name <> '' AND NOT EXISTS (
         SELECT 1 FROM classes cl WHERE cl.source = $source AND cl.section_id = ps.section_id)
 )
-SELECT *,
-    row_number() OVER w = 1 AS wins,
-    first_value(section_id) OVER w AS holder_section,
-    first_value(class_id) OVER w AS holder_class
-FROM claims
-WINDOW w AS (PARTITION BY community_id, lower(trim(name)) ORDER BY priority, section_id NULLS FIRST, class_id)
+SELECT *, lower(trim(wanted)) AS slot FROM claims
+"""
+
+# One round: the names held (keepers, and moves that fell back to their current name in an earlier round),
+# then each free name to its first claim. A move that lost falls back, which may take a name another claim
+# won in this round: rounds repeat until no move falls back (each falls back at most once).
+_NAME_ROUND = """
+CREATE OR REPLACE TEMP TABLE p_name_round AS
+WITH held AS (
+    SELECT community_id, slot, min(struct_pack(class_id, section_id)) AS holder FROM (
+        SELECT community_id, slot, class_id, section_id FROM p_name_claims WHERE kind = 'keep'
+        UNION ALL
+        SELECT community_id, lower(trim(current_name)), class_id, section_id FROM p_name_claims
+        WHERE class_id IN (SELECT class_id FROM p_name_fallbacks)
+    ) GROUP BY community_id, slot
+), open AS (
+    SELECT c.*, h.holder
+    FROM p_name_claims c LEFT JOIN held h ON h.community_id = c.community_id AND h.slot = c.slot
+    WHERE c.kind <> 'keep'
+      AND NOT EXISTS (SELECT 1 FROM p_name_fallbacks f WHERE f.class_id = c.class_id)
+)
+SELECT * EXCLUDE (holder),
+    holder IS NULL AND row_number() OVER w = 1 AS wins,
+    CASE WHEN holder IS NULL THEN first_value(section_id) OVER w ELSE holder.section_id END AS holder_section,
+    CASE WHEN holder IS NULL THEN first_value(class_id) OVER w ELSE holder.class_id END AS holder_class
+FROM open
+WINDOW w AS (PARTITION BY community_id, slot ORDER BY section_id, class_id)
+"""
+
+# The outcome of every claim: keep, kept (a move that fell back), rename, revive, create or lost.
+_NAME_OUTCOMES = """
+CREATE OR REPLACE TEMP TABLE p_class_names AS
+SELECT coalesce('class ' || class_id, 'section ' || section_id) AS claim, * FROM (
+    SELECT section_id, class_id, kind, wanted, 'keep' AS outcome, wanted AS name,
+        NULL::VARCHAR AS holder_section, NULL::BIGINT AS holder_class
+    FROM p_name_claims WHERE kind = 'keep'
+    UNION ALL
+    SELECT c.section_id, c.class_id, c.kind, c.wanted, 'kept', c.current_name, f.holder_section,
+        f.holder_class
+    FROM p_name_claims c JOIN p_name_fallbacks f USING (class_id)
+    UNION ALL
+    SELECT section_id, class_id, kind, wanted,
+        CASE WHEN NOT wins THEN 'lost' WHEN kind = 'move' THEN 'rename' WHEN kind = 'revive' THEN 'revive'
+             ELSE 'create' END,
+        CASE WHEN wins THEN wanted END, holder_section, holder_class
+    FROM p_name_round
+)
 """
 
 _CLASSES = f"""
 CREATE OR REPLACE TEMP TABLE p_classes AS
 WITH joined AS (
     SELECT ps.*, cl.id AS existing_id, cl.name AS old_name, cl.status AS old_status, cl.name_edited,
-        cl.section_name AS old_section_name, nc.wins AS new_wins, rn.wins AS rename_wins,
-        coalesce(nc.holder_section, rn.holder_section) AS holder_section,
-        coalesce(nc.holder_class, rn.holder_class) AS holder_class
+        cl.section_name AS old_section_name, n.outcome, n.name AS won_name, n.holder_section, n.holder_class,
+        'class name "' || n.wanted || '" is taken by ' ||
+            coalesce('section ' || n.holder_section, 'class #' || n.holder_class) AS taken
     FROM p_sections ps
     LEFT JOIN classes cl ON cl.source = $source AND cl.section_id = ps.section_id
-    LEFT JOIN p_class_names nc ON nc.priority = 2 AND nc.section_id = ps.section_id
-    LEFT JOIN p_class_names rn ON rn.priority = 1 AND rn.class_id = cl.id
+    LEFT JOIN p_class_names n ON n.claim = coalesce('class ' || cl.id, 'section ' || ps.section_id)
 ), decided AS (
     SELECT *,
         CASE
             WHEN NOT selected THEN 'skip'
             WHEN existing_id IS NULL AND class_name = '' THEN 'skip'
-            WHEN existing_id IS NULL AND NOT new_wins THEN 'skip'
+            WHEN existing_id IS NULL AND outcome = 'lost' THEN 'skip'
             WHEN existing_id IS NULL THEN 'create'
             WHEN old_status = 'archived' AND NOT $recreate_archived THEN 'skip'
+            WHEN old_status = 'archived' AND outcome = 'lost' THEN 'skip'
             WHEN old_status = 'archived' THEN 'reactivate'
-            WHEN rename_wins OR old_section_name IS DISTINCT FROM section_name THEN 'update'
+            WHEN outcome IN ('rename', 'keep') AND won_name IS DISTINCT FROM old_name THEN 'update'
+            WHEN old_section_name IS DISTINCT FROM section_name THEN 'update'
         END AS action,
         CASE
             WHEN NOT selected AND problem IS NOT NULL THEN problem
             WHEN NOT selected THEN 'not selected by the mapping rule ' || rule
             WHEN existing_id IS NULL AND class_name = '' THEN 'the class name template gave an empty name'
-            WHEN existing_id IS NULL AND NOT new_wins THEN
-                'class name "' || class_name || '" is taken by ' ||
-                coalesce('section ' || holder_section, 'class #' || holder_class)
+            WHEN existing_id IS NULL AND outcome = 'lost' THEN taken
             WHEN existing_id IS NULL THEN 'selected section'
             WHEN old_status = 'archived' AND NOT $recreate_archived THEN
                 'the class is archived in Bloomz (recreate archived classes is off)'
+            WHEN old_status = 'archived' AND outcome = 'lost' THEN
+                taken || ': the archived class stays archived'
             WHEN old_status = 'archived' THEN 'recreate archived classes is on'
-            WHEN rename_wins THEN 'the class name template gives a new name'
-            WHEN rename_wins = false THEN
-                'kept the name "' || old_name || '": "' || class_name || '" is taken by ' ||
-                coalesce('section ' || holder_section, 'class #' || holder_class)
+            WHEN outcome = 'rename' OR (outcome = 'keep' AND won_name IS DISTINCT FROM old_name) THEN
+                'the class name template gives a new name'
+            WHEN outcome = 'kept' THEN 'kept the name "' || old_name || '": ' || taken
             WHEN old_section_name IS DISTINCT FROM section_name THEN 'the section name changed in the source'
         END AS reason
     FROM joined
@@ -151,7 +207,7 @@ SELECT *,
     CASE WHEN existing_id IS NULL AND action = 'create' THEN
             {_new_id("classes", "existing_id IS NULL AND action = 'create'", "section_id")}
          ELSE existing_id END AS class_id,
-    CASE WHEN existing_id IS NULL THEN class_name WHEN rename_wins THEN class_name ELSE old_name END AS name,
+    CASE WHEN existing_id IS NULL THEN class_name ELSE coalesce(won_name, old_name) END AS name,
     action IN ('create', 'update', 'reactivate') OR (action IS NULL AND old_status = 'active') AS live
 FROM decided
 """
@@ -414,7 +470,7 @@ UNION ALL
 SELECT $run, 'warning', 'sections', section_id, 'section not imported: ' || reason
 FROM p_classes WHERE action = 'skip' AND selected AND reason NOT LIKE 'the class is archived%'
 UNION ALL
-SELECT $run, 'warning', 'sections', section_id, reason FROM p_classes WHERE rename_wins = false
+SELECT $run, 'warning', 'sections', section_id, reason FROM p_classes WHERE outcome = 'kept' AND selected
 UNION ALL
 SELECT $run, 'warning', CASE kind WHEN 'student' THEN 'students' WHEN 'staff' THEN 'staff' ELSE 'contacts'
     END,
@@ -482,6 +538,23 @@ def _save_plan_rows(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     con.execute("DROP TABLE p_plan_order")
 
 
+def _settle_class_names(con: duckdb.DuckDBPyConnection) -> None:
+    """Play name rounds until no move falls back to its current name; keep the outcome in p_class_names."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE p_name_fallbacks (class_id BIGINT, holder_section VARCHAR, "
+        "holder_class BIGINT)"
+    )
+    while True:
+        con.execute(_NAME_ROUND)
+        row = con.execute(
+            "INSERT INTO p_name_fallbacks SELECT class_id, holder_section, holder_class FROM p_name_round "
+            "WHERE kind = 'move' AND NOT wins"
+        ).fetchone()
+        if not row or not row[0]:
+            break
+    con.execute(_NAME_OUTCOMES)
+
+
 def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> PlanSummary:
     """Compute the plan into the p_* temp tables and save its rows and issues under ``run_id``."""
     params: dict[str, Any] = {
@@ -497,7 +570,10 @@ def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> Plan
 
     run(_COMMUNITIES, "source")
     run(_SECTIONS)
-    run(_CLASS_NAME_CLAIMS, "source")
+    blocked = removals.blocked_streams(con, mapping, run_id)
+    removals.plan_archives(con, mapping, blocked)  # names of classes archived tonight are free tonight
+    run(_NAME_CLAIMS, "source", "recreate_archived")
+    _settle_class_names(con)
     run(_CLASSES, "source", "recreate_archived")
     run(_STUDENT_SCHOOLS)
     run(_STAFF_SCHOOLS)
@@ -513,7 +589,7 @@ def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> Plan
     _save_plan_rows(con, run_id)
     con.execute(_ISSUES, {"run": run_id})
     identity.report_matches(con, run_id)
-    removals.plan(con, mapping, run_id)  # re-sync (issue 7): archives and removals, complete pulls only
+    removals.plan(con, mapping, run_id, blocked)  # re-sync (issue 7): removals, complete pulls only
     issue_scope.resolve(con, run_id)  # each issue to the school communities of its record (issue 8)
     counts: dict[str, dict[str, int]] = {}
     for entity, action, n in con.execute(

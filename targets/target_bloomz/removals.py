@@ -6,13 +6,17 @@
 - Archive (only with Full Data): synced classes whose section is gone, or no longer selected, are archived.
 - Scheduled import: parents (contacts) in synced classes who are not in the source are removed, also those
   added by hand.
+- Full Data or scheduled import: a student's link to a parent that the source no longer has (or whose
+  contact field value the mapping no longer imports) is removed; a student left with no parent gets a
+  family code in the same run (family_code_assignment.py).
 
 Only streams pulled complete may cause a removal: a stream without ACTIVATE_VERSION, with records set
 aside, or empty while the store has data for it blocks the removals that depend on it, and the run says so.
 A member removed from a class by hand stays removed (plan.py skips them) until a complete pull no longer
 has them in that class: then their tombstone is cleared, so the source re-adding them later brings them back.
 
-Output: temp tables ``p_class_archives``, ``p_class_member_removals``, ``p_community_member_removals`` and
+Output: temp tables ``p_class_archives`` (planned first, plan_archives: an archived class frees its name),
+``p_class_member_removals``, ``p_community_member_removals``, ``p_student_contact_removals`` and
 ``p_tombstones_cleared``, their plan rows (actions archive and remove) and warnings; ``apply_removals``
 writes them in apply's transaction.
 """
@@ -33,6 +37,7 @@ _NEEDS = {
     "student": ("students",),
     "staff": ("staff",),
     "community_parent": ("students", "contacts", "student_contacts"),
+    "student_contact": ("students", "contacts", "student_contacts"),
 }
 
 # Whether the store already holds data a stream feeds, in the run's communities: an empty pull of such a
@@ -100,6 +105,34 @@ WHERE $full_data AND m.origin = 'sync'
   AND CASE p.kind WHEN 'student' THEN $student_ok WHEN 'staff' THEN $staff_ok ELSE $community_parent_ok END
 """
 
+# Links of the run's students that the source no longer has, or whose contact field value the mapping no
+# longer imports: they follow the source like parents' class memberships (Full Data, or the scheduled
+# import); a student left with no link gets a family code in the same transaction.
+_STUDENT_CONTACT_REMOVALS = """
+CREATE OR REPLACE TEMP TABLE p_student_contact_removals AS
+WITH gone AS (
+    SELECT sc.student_id, sc.contact_id, sc.relationship, sc.type,
+        (SELECT min(source_id) FROM person_sources s
+         WHERE s.person_id = sc.student_id AND s.source = $source AND s.kind = 'student')
+            AS student_source_id,
+        (SELECT list(source_id ORDER BY source_id) FROM person_sources s
+         WHERE s.person_id = sc.contact_id AND s.source = $source AND s.kind = 'parent')
+            AS contact_source_ids
+    FROM student_contacts sc
+    WHERE ($full_data OR $scheduled) AND $link_ok
+      AND sc.student_id IN (SELECT person_id FROM k_people WHERE kind = 'student'
+                            AND source_id IN (SELECT source_id FROM k_student_schools))
+      AND NOT EXISTS (SELECT 1 FROM p_student_contacts w
+                      WHERE w.student_person_id = sc.student_id AND w.contact_person_id = sc.contact_id)
+)
+SELECT * EXCLUDE (contact_source_ids), contact_source_ids[1] AS contact_source_id,
+    CASE WHEN $full_data THEN 'full_data' ELSE 'scheduled' END AS rule,
+    EXISTS (SELECT 1 FROM stg_student_contacts l
+            WHERE l._deleted_at IS NULL AND l.student_id = gone.student_source_id
+              AND list_contains(gone.contact_source_ids, l.contact_id)) AS filtered_out
+FROM gone
+"""
+
 # Tombstones (a member removed from a class by hand) of members the complete source no longer has in the
 # class: forgotten, so a later re-add in the source brings the person back.
 _TOMBSTONES_CLEARED = """
@@ -139,6 +172,19 @@ FROM (
         source_id, 'full_data', 'Full Data: no longer in the source for this school',
         json_object('role', role), NULL
     FROM p_community_member_removals
+    UNION ALL
+    SELECT 10, 'student_contact', 'remove', student_id,
+        'student ' || coalesce(student_source_id, '#' || student_id) || ' / parent ' ||
+            coalesce(contact_source_id, '#' || contact_id),
+        'student_contacts',
+        coalesce(student_source_id, '#' || student_id) || '/' ||
+            coalesce(contact_source_id, '#' || contact_id),
+        rule,
+        CASE WHEN rule = 'scheduled' THEN 'scheduled import: ' ELSE 'Full Data: ' END ||
+            CASE WHEN filtered_out THEN 'the contact field value is no longer in contacts.include'
+                 ELSE 'the link is no longer in the source' END,
+        json_object('relationship', relationship, 'type', type), NULL
+    FROM p_student_contact_removals
 )
 """
 
@@ -160,19 +206,35 @@ def incomplete_streams(
     return reasons
 
 
-def plan(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> None:
-    """Plan the run's archives and removals and save them as plan rows; say which were blocked and why."""
-    options = mapping.options
+def blocked_streams(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> dict[str, str]:
+    """The streams that may not cause removals this run (complete in the run's mirror or not), with why."""
     row = con.execute("SELECT complete_streams FROM runs WHERE id = ?", [run_id]).fetchone()
-    blocked = incomplete_streams(con, mapping.source, list(row[0] or []) if row else [])
+    return incomplete_streams(con, mapping.source, list(row[0] or []) if row else [])
+
+
+def _ok(blocked: dict[str, str], need: str) -> bool:
+    return not any(stream in blocked for stream in _NEEDS[need])
+
+
+def plan_archives(con: duckdb.DuckDBPyConnection, mapping: Mapping, blocked: dict[str, str]) -> None:
+    """The classes Archive archives this run (p_class_archives): planned before the class names, since an
+    archived class frees its name for a section of the same run."""
+    options = mapping.options
+    archive = options.full_data and options.archive and _ok(blocked, "archive")
+    con.execute(_ARCHIVES, {"archive": archive, "source": mapping.source})
+
+
+def plan(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int, blocked: dict[str, str]) -> None:
+    """Plan the run's removals (archives: plan_archives) and save them with the archives as plan rows; say
+    which were blocked and why."""
+    options = mapping.options
 
     def ok(need: str) -> bool:
-        return not any(stream in blocked for stream in _NEEDS[need])
+        return _ok(blocked, need)
 
     params: dict[str, Any] = {
         "source": mapping.source,
         "full_data": options.full_data,
-        "archive": options.full_data and options.archive and ok("archive"),
         "scheduled": options.scheduled,
         "keep_manual_staff": options.keep_manual_staff,
         "member_ok": ok("class_member"),
@@ -180,8 +242,8 @@ def plan(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> None:
         "student_ok": ok("student"),
         "staff_ok": ok("staff"),
         "community_parent_ok": ok("community_parent"),
+        "link_ok": ok("student_contact"),
     }
-    con.execute(_ARCHIVES, {k: params[k] for k in ("archive", "source")})
     con.execute(
         _CLASS_MEMBER_REMOVALS,
         {
@@ -192,6 +254,10 @@ def plan(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> None:
     con.execute(
         _COMMUNITY_MEMBER_REMOVALS,
         {k: params[k] for k in ("source", "full_data", "student_ok", "staff_ok", "community_parent_ok")},
+    )
+    con.execute(
+        _STUDENT_CONTACT_REMOVALS,
+        {k: params[k] for k in ("source", "full_data", "scheduled", "link_ok")},
     )
     con.execute(_TOMBSTONES_CLEARED, {k: params[k] for k in ("member_ok", "parent_ok")})
     con.execute(_PLAN_ROWS, {"run": run_id})
@@ -214,6 +280,8 @@ _APPLY = [
        WHERE m.class_id = r.class_id AND m.person_id = r.person_id""",
     """DELETE FROM community_members m USING p_community_member_removals r
        WHERE m.community_id = r.community_id AND m.person_id = r.person_id""",
+    """DELETE FROM student_contacts s USING p_student_contact_removals r
+       WHERE s.student_id = r.student_id AND s.contact_id = r.contact_id""",
     """DELETE FROM class_member_tombstones t USING p_tombstones_cleared c
        WHERE t.class_id = c.class_id AND t.person_id = c.person_id""",
 ]

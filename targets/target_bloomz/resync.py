@@ -9,15 +9,25 @@ import json
 import os
 import socket
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 
 import duckdb
 
-from target_bloomz import guard, held, journal, locks, mirror, runs, store
+from target_bloomz import guard, held, journal, locks, mirror, refusals, runs, store
 from target_bloomz.locks import TakenOver
 from target_bloomz.mapping import Mapping, MappingError
 from target_bloomz.sinks import spool_file
+
+# target-bloomz's exit status when its run is held over a safety limit (docs/resync.md): not 0, since nothing
+# was applied and Meltano's state must not move; not 1, so an orchestrator can tell "waits for a person" from
+# a failure. Refused and failed runs exit 1.
+EXIT_HELD = 3
+
+# How long an import that holds its schools' locks waits for the store, when another process has it open
+# (a status command, a refused import recording its refusal): longer means another school's import applies.
+STORE_WAIT_SECONDS = 20.0
 
 
 def scopes(mapping: Mapping, spool_dir: Path, database: Path, feed: str) -> list[str]:
@@ -83,14 +93,19 @@ def _configured(mapping: Mapping) -> set[str]:
     return keys
 
 
-def open_store(database: Path) -> duckdb.DuckDBPyConnection:
-    """Open the store for an import; another process having it open means a sync is in progress."""
-    try:
-        return store.connect(database)
-    except store.StoreError as err:
-        if locks.is_store_busy(err):
-            raise locks.SyncInProgress(locks.busy_message(database)) from None
-        raise
+def open_store(database: Path, *, wait: float = 0.0) -> duckdb.DuckDBPyConnection:
+    """Open the store for writing, waiting up to ``wait`` seconds while another process has it open; still
+    open then means a sync is in progress (SyncInProgress)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return store.connect(database)
+        except store.StoreError as err:
+            if not locks.is_store_busy(err):
+                raise
+            if time.monotonic() >= deadline:
+                raise locks.SyncInProgress(locks.busy_message(database)) from None
+        time.sleep(0.1)
 
 
 def holder() -> str:
@@ -124,40 +139,45 @@ def after_start(
         print(f"Run {run_id}: {stream} {message}", file=sys.stderr, flush=True)
 
 
-def record_refused(
-    con: duckdb.DuckDBPyConnection, mapping: Mapping, scope: list[str] | None, reason: str
-) -> int:
-    """Record a run refused before it planned (status refused, with why), so admins see it; return its id.
-
-    ``scope`` None: the communities the mapping step found (map_schools).
-    """
-    school_ids = None
-    if scope is None:
-        row = con.execute(
-            "SELECT list(DISTINCT community_key ORDER BY community_key), list(school_id ORDER BY school_id) "
-            "FROM map_schools"
-        ).fetchone()
-        scope, school_ids = (list(row[0] or []), list(row[1] or [])) if row else ([], None)
-    row = con.execute("SELECT coalesce(max(id), 0) + 1 FROM runs").fetchone()
-    run_id = int(row[0]) if row else 1
+def refusal(mapping: Mapping, scope: list[str], reason: str, school_ids: list[str] | None = None) -> dict:
+    """A refused run as refusals.insert records it."""
     options = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(mapping.options).items()}
-    con.execute(
-        """INSERT INTO runs (id, source, scope, school_ids, mapping_file, options, status, status_reason,
-               error, started_at, finished_at)
-           VALUES (?, ?, ?, ?, ?, ?, 'refused', ?, ?, now(), now())""",
-        [
-            run_id,
-            mapping.source,
-            [key for key in scope if not key.startswith("feed:")],
-            school_ids,
-            str(mapping.path),
-            json.dumps(options),
-            reason,
-            f"refused, nothing applied: {reason}",
-        ],
-    )
+    return {
+        "source": mapping.source,
+        "scope": [key for key in scope if not key.startswith("feed:")],
+        "school_ids": school_ids,
+        "mapping_file": str(mapping.path),
+        "options": options,
+        "reason": reason,
+    }
+
+
+def record_refused(con: duckdb.DuckDBPyConnection, mapping: Mapping, reason: str) -> int:
+    """Record a run refused after the mapping step (status refused, with why) for the communities it found
+    (map_schools), so admins see it; return its id."""
+    row = con.execute(
+        "SELECT list(DISTINCT community_key ORDER BY community_key), list(school_id ORDER BY school_id) "
+        "FROM map_schools"
+    ).fetchone()
+    scope, school_ids = (list(row[0] or []), list(row[1] or [])) if row else ([], None)
+    run_id = refusals.insert(con, refusal(mapping, scope, reason, school_ids))
     print(f"Run {run_id} refused, nothing applied: {reason}", file=sys.stderr, flush=True)
     return run_id
+
+
+def meltano_state_id() -> str | None:
+    """The state id Meltano keeps this run's bookmark under (``meltano run`` gives its plugins the names
+    it is made of); None when Meltano did not start this run. Meltano names it
+    ``<environment>:<extractor>-to-<loader>[:<suffix>]``; a ``state_id_suffix`` set on the environment in
+    meltano.yml is not passed to plugins (docs/resync.md)."""
+    env = os.environ
+    environment, extractor, loader = (
+        env.get(f"MELTANO_{name}") for name in ("ENVIRONMENT", "EXTRACTOR_NAME", "LOADER_NAME")
+    )
+    if not (environment and extractor and loader):
+        return None
+    suffix = env.get("MELTANO_RUN_STATE_ID_SUFFIX")
+    return f"{environment}:{extractor}-to-{loader}" + (f":{suffix}" if suffix else "")
 
 
 def hold_if_over_limits(
@@ -167,16 +187,17 @@ def hold_if_over_limits(
     reasons = guard.over_limits(con, mapping)
     if not reasons:
         return False
-    held.save(con, database, run_id)
+    held.save(con, database, run_id, meltano_state_id=meltano_state_id())
     reason = "over the safety limits: " + "; ".join(reasons)
     con.execute(
         "UPDATE runs SET status = 'held', status_reason = ?, finished_at = now() WHERE id = ?",
         [reason, run_id],
     )
     print(
-        f"Run {run_id} held, nothing applied: {reason}.\n"
+        f"Run {run_id} HELD for approval, nothing applied: {reason}.\n"
         f"Read the plan with `bloomz-sync plan {run_id}`, then `bloomz-sync approve {run_id}` or "
-        f"`bloomz-sync discard {run_id}`. Meltano's state was not advanced.",
+        f"`bloomz-sync discard {run_id}`. Meltano's state was not advanced; "
+        f"target-bloomz exits with status {EXIT_HELD} (held).",
         file=sys.stderr,
         flush=True,
     )

@@ -31,8 +31,10 @@ from target_bloomz import (
     locks,
     map_step,
     mirror,
+    notify,
     people_steps,
     plan,
+    refusals,
     resync,
     runs,
     stage,
@@ -212,7 +214,7 @@ class TargetBloomz(Target):
             self.message_reader.report_progress(self.progress)
         self.complete_streams: set[str] = set()
         self._held_state: dict | None = None
-        self._taken_over: list[locks.TakenOver] = []
+        self._locks = locks.Held()
 
     def _load_mapping(self) -> Mapping:
         path = self.config.get("mapping")
@@ -257,7 +259,10 @@ class TargetBloomz(Target):
         self._held_state = state
 
     def process_endofpipe(self) -> None:
-        """Drain the sinks, then stage, plan and apply; emit the held STATE only after the commit."""
+        """Drain the sinks, then stage, plan and apply; emit the held STATE only after the commit.
+
+        A refused run exits 1 and a held one EXIT_HELD (docs/resync.md), each after one line saying so.
+        """
         try:
             self._end_of_input()
         finally:
@@ -271,15 +276,55 @@ class TargetBloomz(Target):
         try:
             # re-sync (issue 7): one import per school community at a time, a delta's too
             scopes = resync.scopes(self.mapping, self.spool_dir, self.database, self.feed)
-            with locks.hold(self.database, scopes, resync.holder()) as self._taken_over:
-                applied = self._import()
+            with locks.hold(self.database, scopes, resync.holder()) as self._locks:
+                outcome = self._import()
         except locks.SyncInProgress as err:
-            self._record_refused(scopes, str(err))
-            raise
+            # recorded now, or by the import holding the store once it is done (refusals.py)
+            refusals.save(self.database, resync.refusal(self.mapping, scopes, str(err)))
+            if not self._record_refusals():
+                print(
+                    f"Refused, nothing applied: {err} (recorded as a refused run once the store is free)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            raise SystemExit(1) from None
+        except guard.SyncRefused:
+            raise SystemExit(1) from None  # recorded and said by _import
+        except locks.LockLost as err:
+            print(f"Failed: {err}", file=sys.stderr, flush=True)  # the run is recorded failed
+            raise SystemExit(1) from None
         finally:
             shutil.rmtree(self.spool_dir, ignore_errors=True)
-        if applied and self._held_state is not None:
+            self._record_refusals()  # refused while this import held the store
+        if outcome == "held":
+            raise SystemExit(resync.EXIT_HELD)
+        if outcome == "applied" and self._held_state is not None:
             super()._write_state_message(self._held_state)
+
+    def _record_refusals(self) -> list[int]:
+        """Record the refusals waiting beside the store, and tell their admins; none when it is busy."""
+        if not refusals.waiting(self.database) or not self.database.exists():
+            return []
+        try:
+            con = resync.open_store(self.database)
+        except (locks.SyncInProgress, store.StoreError):
+            return []  # the process holding the store records them when it is done
+        try:
+            return self._record_refusals_in(con)
+        finally:
+            con.close()
+
+    def _record_refusals_in(self, con: Any) -> list[int]:
+        recorded = refusals.record_waiting(con, self.database)
+        for run_id in recorded:
+            reason = con.execute("SELECT status_reason FROM runs WHERE id = ?", [run_id]).fetchone()
+            print(
+                f"Run {run_id} refused, nothing applied: {reason[0] if reason else ''}",
+                file=sys.stderr,
+                flush=True,
+            )
+            self._people_after_run(con, run_id)
+        return recorded
 
     def _count_spooled_records(self) -> None:
         """Give each sink the records the reader spooled for it: the SDK's record counts and metrics."""
@@ -289,10 +334,11 @@ class TargetBloomz(Target):
                 sink.tally_record_read(count)
                 sink.record_counter_metric.increment(count)
 
-    def _import(self) -> bool:
-        """Run the import; True when it was applied (a dry run is not)."""
+    def _import(self) -> str:
+        """Run the import; return how it ended: applied, dry_run or held."""
         dry_run = bool(self.config.get("dry_run"))
-        con = resync.open_store(self.database)
+        con = resync.open_store(self.database, wait=resync.STORE_WAIT_SECONDS)
+        self._record_refusals_in(con)  # left by a refused import that could not open the store
         # Bounded memory at any district size: DuckDB spills staging and plan tables to disk.
         limit = str(self.config.get("memory_limit") or "512MB").replace("'", "")
         con.execute(f"SET memory_limit = '{limit}'")
@@ -313,7 +359,7 @@ class TargetBloomz(Target):
             try:
                 guard.check_first_import(con, self.mapping)  # re-sync: autosync needs a first import
             except guard.SyncRefused as err:
-                run_id = resync.record_refused(con, self.mapping, None, str(err))
+                run_id = resync.record_refused(con, self.mapping, str(err))
                 raise
             run_id = runs.start(
                 con,
@@ -324,7 +370,7 @@ class TargetBloomz(Target):
                 singer_state=self._held_state,
                 signup_url=self.signup_url,
             )
-            resync.after_start(con, run_id, self._taken_over, merged)
+            resync.after_start(con, run_id, self._locks.taken_over, merged)
             for stream, n in stage.other_streams(self.spool_dir).items():
                 runs.add_issue(
                     con,
@@ -341,16 +387,22 @@ class TargetBloomz(Target):
                 self._report(con, run_id, summary, dry_run=dry_run)
                 if dry_run:
                     runs.finish(con, run_id, "dry_run")
-                    return False
+                    return "dry_run"
                 if resync.hold_if_over_limits(con, self.database, self.mapping, run_id):
-                    return False  # held: nothing applied, STATE kept in runs.singer_state only
+                    return "held"  # nothing applied, STATE kept in runs.singer_state only
                 with self._phase("apply"):
-                    apply.apply(con, run_id, self.mapping.source, before_commit=self._people_in_apply(run_id))
+                    apply.apply(
+                        con,
+                        run_id,
+                        self.mapping.source,
+                        before_commit=self._people_in_apply(run_id),
+                        still_ours=self._locks.check,  # no import took the schools over while this one hung
+                    )
             except Exception as err:
                 runs.finish(con, run_id, "failed", error=f"nothing was applied: {type(err).__name__}: {err}")
                 raise
             self.logger.info("Run %s applied to %s", run_id, self.database)
-            return True
+            return "applied"
         finally:
             if run_id is not None and not dry_run:  # a dry run queues and delivers nothing
                 self._people_after_run(con, run_id)
@@ -360,19 +412,6 @@ class TargetBloomz(Target):
     def feed(self) -> str:
         """The source mirror this run merges into (docs/mirror.md)."""
         return str(self.config.get("feed") or mirror.default_feed(self.mapping))
-
-    def _record_refused(self, scopes: list[str], reason: str) -> None:
-        """A refused import leaves a run admins see (status refused), when the store can be opened."""
-        if not self.database.exists():
-            return
-        try:
-            con = resync.open_store(self.database)
-        except (locks.SyncInProgress, store.StoreError):
-            return  # the import holding the store is the one that refused us: nothing to write to
-        try:
-            self._people_after_run(con, resync.record_refused(con, self.mapping, scopes, reason))
-        finally:
-            con.close()
 
     @property
     def signup_url(self) -> str:
@@ -397,6 +436,8 @@ class TargetBloomz(Target):
             self.logger.error("Outbox of run %s not delivered: %s", run_id, type(err).__name__)
             return
         print(f"Outbox: {report}", file=sys.stderr, flush=True)
+        for warning in notify.no_recipient_warnings(con, run_id):
+            print(f"Run {run_id}: warning: {warning}", file=sys.stderr, flush=True)
 
     @contextmanager
     def _phase(self, name: str) -> Iterator[None]:

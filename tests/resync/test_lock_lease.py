@@ -1,0 +1,164 @@
+"""Locks are leases the running import renews: a live import keeps its schools however long it works, a hung
+one (SIGSTOP) is taken over once its lease expired, and two imports started at the same instant never both
+proceed nor both give up. Every case through the real target-bloomz executable.
+
+The lease is shortened for these tests with BLOOMZ_LOCK_LEASE_SECONDS; apply's test hook
+TARGET_BLOOMZ_TEST_PAUSE_IN_APPLY keeps an import inside its transaction for as long as a test needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from target_bloomz.apply import PAUSE_ENV
+from target_bloomz.locks import LEASE_ENV, lock_dir
+
+from tests.resync.resync_helpers import issues, run_row
+from tests.support.district import TARGET, district, query, singer_lines
+
+
+def _config(tmp_path: Path, database: Path, mapping: Path, **options: object) -> Path:
+    path = tmp_path / f"config-{len(list(tmp_path.glob('config-*')))}.json"
+    path.write_text(json.dumps({"database": str(database), "mapping": str(mapping), **options}))
+    return path
+
+
+def _start(config: Path, messages: str, **env: str) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [TARGET, "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+    assert process.stdin
+    process.stdin.write(messages)
+    process.stdin.close()
+    return process
+
+
+def _wait_until_paused(process: subprocess.Popen) -> None:
+    assert process.stderr
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if "apply: paused before COMMIT" in line:
+            return
+    process.wait()
+    raise AssertionError("the target ended before pausing in apply:\n" + "".join(seen[-30:]))
+
+
+def _run(config: Path, messages: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [TARGET, "--config", str(config)],
+        input=messages,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, **env},
+    )
+
+
+def _night() -> str:
+    night = district()
+    night["sections"][2]["name"] = "Math 7 Honors"
+    return singer_lines(night, state={"bookmarks": {"night": 2}})
+
+
+def test_a_running_import_renews_its_lease_so_a_second_one_is_refused_however_long_it_works(
+    database, tmp_path, open_limits
+):
+    config = _config(tmp_path, database, open_limits)
+    assert _run(config, singer_lines(district())).returncode == 0
+    first = _start(config, _night(), **{PAUSE_ENV: "600", LEASE_ENV: "1"})
+    try:
+        _wait_until_paused(first)
+        time.sleep(3)  # three leases: only renewal keeps the lock
+
+        second = _run(config, _night(), **{LEASE_ENV: "1"})
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+
+    assert second.returncode == 1, second.stderr
+    assert f"sync in progress for clever:sch1: held by target-bloomz (pid {first.pid} on " in second.stderr
+    assert "took over" not in second.stderr
+    assert "Traceback" not in second.stderr
+
+
+def test_a_hung_import_is_taken_over_once_its_lease_expired(database, tmp_path, open_limits):
+    config = _config(tmp_path, database, open_limits)
+    assert _run(config, singer_lines(district())).returncode == 0
+    hung = _start(config, _night(), **{PAUSE_ENV: "600", LEASE_ENV: "2"})
+    _wait_until_paused(hung)
+    hung.send_signal(signal.SIGSTOP)  # it makes no progress and renews nothing, and keeps the store open
+    try:
+        time.sleep(2.5)
+
+        started = time.monotonic()
+        after = _run(config, _night(), **{LEASE_ENV: "2"})
+        took = time.monotonic() - started
+    finally:
+        hung.send_signal(signal.SIGKILL)
+        hung.wait()
+
+    assert after.returncode == 0, after.stderr[-3000:]
+    assert hung.returncode == -signal.SIGKILL, "the hung import was ended"
+    message = f"took over the lock of clever:sch1 held by target-bloomz (pid {hung.pid} on "
+    assert message in after.stderr
+    assert "its lease expired at" in after.stderr
+    assert f"(its process {hung.pid} on this host was hung: ended it)" in after.stderr
+    assert took < 60, f"taken over promptly, not after hours ({took:.0f} s)"
+    assert query(database, "SELECT name FROM classes WHERE section_id = 'sec3'") == [("Math 7 Honors",)]
+    assert [run_row(database, n)[0] for n in (1, 2, 3)] == ["applied", "failed", "applied"]
+    assert any(message in line for line in issues(database, 3))
+    assert [json.loads(line) for line in after.stdout.splitlines()] == [{"bookmarks": {"night": 2}}]
+    assert not list(lock_dir(database).glob("*.lock")), "locks are released when the run ends"
+
+
+def test_an_import_whose_lock_was_taken_over_while_it_hung_applies_nothing(database, tmp_path, open_limits):
+    """Another host took the lock over while this import was stopped: when it resumes it must not commit."""
+    config = _config(tmp_path, database, open_limits)
+    assert _run(config, singer_lines(district())).returncode == 0
+    before = query(database, "SELECT name FROM classes ORDER BY id")
+    resumed = _start(config, _night(), **{PAUSE_ENV: "3", LEASE_ENV: "1"})
+    _wait_until_paused(resumed)
+    resumed.send_signal(signal.SIGSTOP)
+    path = next(lock_dir(database).glob("*.lock"))
+    lock = json.loads(path.read_text())
+    path.write_text(json.dumps({**lock, "holder": "target-bloomz (pid 7 on sis-worker-2)", "token": "other"}))
+    resumed.send_signal(signal.SIGCONT)
+    _, stderr = resumed.communicate(timeout=120)
+
+    assert resumed.returncode == 1, stderr[-3000:]
+    assert "the lock of clever:sch1 was taken over by another import" in stderr
+    assert "nothing of this import was applied" in stderr
+    assert "Traceback" not in stderr
+    assert query(database, "SELECT name FROM classes ORDER BY id") == before
+    assert run_row(database, 2)[0] == "failed"
+    assert path.exists(), "the other host's lock is left alone"
+
+
+def test_two_imports_of_one_school_started_at_the_same_instant_one_proceeds(database, tmp_path, open_limits):
+    config = _config(tmp_path, database, open_limits)
+    assert _run(config, singer_lines(district())).returncode == 0
+    for trial in range(4):
+        messages = singer_lines(district(), state={"bookmarks": {"trial": trial}})
+        # the winner stays in apply a second, so the other surely meets its lock
+        pair = [_start(config, messages, **{PAUSE_ENV: "1"}) for _ in range(2)]
+        outputs = [process.communicate(timeout=180) for process in pair]
+
+        codes = sorted(process.returncode for process in pair)
+        assert codes == [0, 1], (trial, [err[-2000:] for _, err in outputs])
+        winner, loser = sorted(pair, key=lambda process: process.returncode)
+        refused = outputs[pair.index(loser)][1]
+        assert f"sync in progress for clever:sch1: held by target-bloomz (pid {winner.pid} on " in refused
+        assert f"pid {loser.pid} " not in refused, "the refused import names the other one, not itself"
+    statuses = query(database, "SELECT status FROM runs WHERE id > 1 ORDER BY id")
+    assert sorted(statuses) == [("applied",)] * 4 + [("refused",)] * 4, statuses
