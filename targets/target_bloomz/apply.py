@@ -6,8 +6,9 @@ Either every change of the run lands, with its journal and the run marked applie
 from __future__ import annotations
 
 import os
+import signal
 import sys
-import time
+import threading
 from collections.abc import Callable
 
 import duckdb
@@ -15,7 +16,8 @@ import duckdb
 from target_bloomz import identity, journal, mirror, removals
 
 # Tests only: seconds to wait inside the transaction, after every write and before COMMIT, so a test can
-# kill the process mid-apply (tests/resync/test_killed_sync.py). Never set in production.
+# kill the process mid-apply (tests/resync/test_locks_and_kills.py), or resume it early with SIGUSR1 once
+# it has done what it needed meanwhile. Never set in production.
 PAUSE_ENV = "TARGET_BLOOMZ_TEST_PAUSE_IN_APPLY"
 
 _STATEMENTS = [
@@ -103,11 +105,18 @@ def apply(
         journal.record(con, run_id)  # after every write of the run: undo compares with the last image
         journal.count_change(con)
         if os.environ.get(PAUSE_ENV):  # re-sync tests only (see PAUSE_ENV)
-            print(f"apply: paused before COMMIT of run {run_id}", file=sys.stderr, flush=True)
-            time.sleep(float(os.environ[PAUSE_ENV]))
+            _pause(run_id, float(os.environ[PAUSE_ENV]))
         if still_ours is not None:
             still_ours()
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _pause(run_id: int, seconds: float) -> None:
+    """Say so and wait ``seconds``, or until the process gets SIGUSR1 (PAUSE_ENV)."""
+    resume = threading.Event()
+    signal.signal(signal.SIGUSR1, lambda *_: resume.set())  # before saying so: a test may answer at once
+    print(f"apply: paused before COMMIT of run {run_id}", file=sys.stderr, flush=True)
+    resume.wait(seconds)

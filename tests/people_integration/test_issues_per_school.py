@@ -36,7 +36,7 @@ EXPECTED = [
     ("WARNING contacts con1: e-mail address is not valid", None),  # parent of students in both schools
     ("WARNING students stu4: e-mail address is not valid", None),  # a student of both schools
     ("WARNING students stu4: students.id_field: the student has no sis_id", None),  # no student id
-    ("WARNING courses : not a standard roster stream: 1 records not imported", None),  # run-level
+    ("WARNING courses: not a standard roster stream: 1 records not imported", None),  # run-level
 ]
 
 
@@ -156,7 +156,8 @@ def test_status_json_counts_and_lists_each_schools_issues(run: Run) -> None:
     for community in (LINCOLN, JEFFERSON):
         row = status[community]
         lines = [
-            f"{i['severity'].upper()} {i['stream']} {i['record_key'] or ''}: {i['message']}"
+            " ".join(part for part in (i["severity"].upper(), i["stream"], i["record_key"]) if part)
+            + f": {i['message']}"
             for i in row["issues"]
         ]
         expected = _expected(community)

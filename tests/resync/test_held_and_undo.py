@@ -38,9 +38,9 @@ def test_a_mass_removal_is_held_with_its_plan_and_does_not_advance_state(limited
 
     result = limited(_drop_grade_one(district()), state={"bookmarks": {"night": 2}}, full_data=True)
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # held: docs/resync.md "Exit status"
     assert result.states == [], "a held run emits no STATE: Meltano's bookmark stays at night 1"
-    assert "Run 2 held, nothing applied" in result.stderr
+    assert "Run 2 HELD for approval, nothing applied" in result.stderr
     status, reason = run_row(database, 2)
     assert status == "held"
     assert reason == "over the safety limits: 2 class_memberships removals of 6 is over the limit of 1"
@@ -183,7 +183,7 @@ def test_an_update_over_its_limit_is_held(database, tmp_path, mapping_file, cli)
 
     result = run_target(config, singer_lines(renamed), tmp_path)
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # held
     assert result.states == []
     assert run_row(database, 2) == (
         "held",

@@ -12,14 +12,18 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
+import pytest
 from target_bloomz.apply import PAUSE_ENV
-from target_bloomz.locks import LEASE_ENV, lock_dir
+from target_bloomz.locks import lock_dir
 
 from tests.resync.resync_helpers import issues, run_row
 from tests.support.district import TARGET, district, query, singer_lines
+
+LEASE_ENV = "BLOOMZ_LOCK_LEASE_SECONDS"  # docs/resync.md
 
 
 def _config(tmp_path: Path, database: Path, mapping: Path, **options: object) -> Path:
@@ -52,6 +56,45 @@ def _wait_until_paused(process: subprocess.Popen) -> None:
             return
     process.wait()
     raise AssertionError("the target ended before pausing in apply:\n" + "".join(seen[-30:]))
+
+
+def _finish(process: subprocess.Popen) -> str:
+    """Wait for a started target; its stderr (the rest of it, when a test read some)."""
+    assert process.stderr
+    stderr = process.stderr.read()
+    process.wait(timeout=180)
+    return stderr
+
+
+class _Watched:
+    """A started target whose stderr a thread collects, noting when it pauses in apply."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self.paused = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr
+        for line in self.process.stderr:
+            self.lines.append(line)
+            if "apply: paused before COMMIT" in line:
+                self.paused.set()
+
+
+def _first_to_end(watched: list[_Watched]) -> _Watched:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        for one in watched:
+            if one.process.poll() is not None:
+                one.reader.join()
+                return one
+        time.sleep(0.05)
+    for one in watched:
+        one.process.kill()
+    raise AssertionError("both imports proceeded: neither was refused")
 
 
 def _run(config: Path, messages: str, **env: str) -> subprocess.CompletedProcess:
@@ -127,14 +170,16 @@ def test_an_import_whose_lock_was_taken_over_while_it_hung_applies_nothing(datab
     config = _config(tmp_path, database, open_limits)
     assert _run(config, singer_lines(district())).returncode == 0
     before = query(database, "SELECT name FROM classes ORDER BY id")
-    resumed = _start(config, _night(), **{PAUSE_ENV: "3", LEASE_ENV: "1"})
+    resumed = _start(config, _night(), **{PAUSE_ENV: "600", LEASE_ENV: "1"})
     _wait_until_paused(resumed)
     resumed.send_signal(signal.SIGSTOP)
     path = next(lock_dir(database).glob("*.lock"))
     lock = json.loads(path.read_text())
     path.write_text(json.dumps({**lock, "holder": "target-bloomz (pid 7 on sis-worker-2)", "token": "other"}))
     resumed.send_signal(signal.SIGCONT)
-    _, stderr = resumed.communicate(timeout=120)
+    time.sleep(1)  # a third of a lease: it tries to renew, and finds the lock is not its own any more
+    resumed.send_signal(signal.SIGUSR1)  # done pausing: on to COMMIT
+    stderr = _finish(resumed)
 
     assert resumed.returncode == 1, stderr[-3000:]
     assert "the lock of clever:sch1 was taken over by another import" in stderr
@@ -150,15 +195,26 @@ def test_two_imports_of_one_school_started_at_the_same_instant_one_proceeds(data
     assert _run(config, singer_lines(district())).returncode == 0
     for trial in range(4):
         messages = singer_lines(district(), state={"bookmarks": {"trial": trial}})
-        # the winner stays in apply a second, so the other surely meets its lock
-        pair = [_start(config, messages, **{PAUSE_ENV: "1"}) for _ in range(2)]
-        outputs = [process.communicate(timeout=180) for process in pair]
+        # the one that proceeds waits in apply until the other has ended
+        pair = [_Watched(_start(config, messages, **{PAUSE_ENV: "600"})) for _ in range(2)]
+        loser = _first_to_end(pair)
+        winner = pair[1 - pair.index(loser)]
+        if not winner.paused.wait(180):
+            pytest.fail(
+                f"trial {trial}: neither proceeded:\n" + "".join(loser.lines[-20:] + winner.lines[-20:])
+            )
+        winner.process.send_signal(signal.SIGUSR1)
+        winner.process.wait(timeout=180)
+        winner.reader.join()
 
-        codes = sorted(process.returncode for process in pair)
-        assert codes == [0, 1], (trial, [err[-2000:] for _, err in outputs])
-        winner, loser = sorted(pair, key=lambda process: process.returncode)
-        refused = outputs[pair.index(loser)][1]
-        assert f"sync in progress for clever:sch1: held by target-bloomz (pid {winner.pid} on " in refused
-        assert f"pid {loser.pid} " not in refused, "the refused import names the other one, not itself"
+        assert (winner.process.returncode, loser.process.returncode) == (0, 1), "".join(winner.lines[-30:])
+        refused = "".join(loser.lines)
+        assert (
+            f"sync in progress for clever:sch1: held by target-bloomz (pid {winner.process.pid} on "
+            in refused
+        )
+        assert f"pid {loser.process.pid} " not in refused, (
+            "the refused import names the other one, not itself"
+        )
     statuses = query(database, "SELECT status FROM runs WHERE id > 1 ORDER BY id")
     assert sorted(statuses) == [("applied",)] * 4 + [("refused",)] * 4, statuses

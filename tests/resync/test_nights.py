@@ -155,7 +155,7 @@ def test_rollover_with_full_data_and_archive_is_held_approved_and_undone(
         _sandbox_cli("generate", "tiny", "--seed", "12", "--out", str(district_dir))
         rollover = _night(sandbox, tmp_path, database, None, full_data=True, archive=True)
 
-        assert rollover.returncode == 0, rollover.stderr[-3000:]
+        assert rollover.returncode == 3, rollover.stderr[-3000:]  # held
         assert rollover.stdout == "", "a held run does not advance Meltano's state"
         status, reason = query(database, "SELECT status, status_reason FROM runs WHERE id = 2")[0]
         assert status == "held"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -54,7 +55,7 @@ def test_an_import_refused_while_another_applies_is_recorded_once_the_store_is_f
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, PAUSE_ENV: "3"},
+        env={**os.environ, PAUSE_ENV: "600"},
     )
     assert first.stdin
     assert first.stderr
@@ -65,12 +66,16 @@ def test_an_import_refused_while_another_applies_is_recorded_once_the_store_is_f
             break
 
     second = _target(config, singer_lines(district()))
-    _, first_stderr = first.communicate(timeout=180)
+    waiting = list(database.parent.glob("*.refusals/*.json"))
+    first.send_signal(signal.SIGUSR1)  # done pausing: it commits, closes the store, records the refusal
+    first_stderr = first.stderr.read()
+    first.wait(timeout=180)
 
     assert second.returncode == 1
     holder = f"sync in progress for clever:sch1: held by target-bloomz (pid {first.pid} on "
     assert holder in second.stderr
     assert "(recorded as a refused run once the store is free)" in second.stderr
+    assert len(waiting) == 1, "the refusal waited beside the store while the other import held it"
     assert "Traceback" not in second.stderr
     assert second.stdout == "", "a refused run emits no STATE"
     assert first.returncode == 0, first_stderr[-3000:]

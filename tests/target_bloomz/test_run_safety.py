@@ -123,8 +123,10 @@ def test_state_is_held_until_the_apply_committed(database, tmp_path):
 
     assert applied.returncode == 0, applied.stderr
     assert applied.states == [{"bookmarks": {"sections": "2026-11-22"}}]
-    assert query(database, "SELECT status, singer_state FROM runs") == [
-        ("applied", json.dumps({"bookmarks": {"sections": "2026-11-22"}}))
+    # the blocked run is recorded as refused as soon as the store could be written (issue 20)
+    assert query(database, "SELECT status, singer_state FROM runs ORDER BY id") == [
+        ("refused", None),
+        ("applied", json.dumps({"bookmarks": {"sections": "2026-11-22"}})),
     ]
 
 
