@@ -10,6 +10,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -152,6 +153,41 @@ def refusal(mapping: Mapping, scope: list[str], reason: str, school_ids: list[st
     }
 
 
+AfterRun = Callable[[duckdb.DuckDBPyConnection, int], None]  # the status e-mails of a run, and delivery
+
+
+def refuse(database: Path, refused: dict, after_run: AfterRun) -> None:
+    """Record a refused import (refusal()) now, or leave it for the import holding the store (refusals.py)."""
+    refusals.save(database, refused)
+    if not record_refusals_when_free(database, after_run):
+        later = "recorded as a refused run once the store is free"
+        print(f"Refused, nothing applied: {refused['reason']} ({later})", file=sys.stderr, flush=True)
+
+
+def record_refusals_when_free(database: Path, after_run: AfterRun) -> list[int]:
+    """Record the refusals waiting beside the store unless another process has it open; their run ids."""
+    if not refusals.waiting(database) or not database.exists():
+        return []
+    try:
+        con = open_store(database)
+    except (locks.SyncInProgress, store.StoreError):
+        return []  # the process holding the store records them when it is done
+    try:
+        return record_refusals(con, database, after_run)
+    finally:
+        con.close()
+
+
+def record_refusals(con: duckdb.DuckDBPyConnection, database: Path, after_run: AfterRun) -> list[int]:
+    """Record the refusals waiting beside the store, say so, and tell their admins (``after_run``)."""
+    recorded = refusals.record_waiting(con, database)
+    for run_id in recorded:
+        row = con.execute("SELECT status_reason FROM runs WHERE id = ?", [run_id]).fetchone()
+        print(f"Run {run_id} refused, nothing applied: {row[0] if row else ''}", file=sys.stderr, flush=True)
+        after_run(con, run_id)
+    return recorded
+
+
 def record_refused(con: duckdb.DuckDBPyConnection, mapping: Mapping, reason: str) -> int:
     """Record a run refused after the mapping step (status refused, with why) for the communities it found
     (map_schools), so admins see it; return its id."""
@@ -168,8 +204,9 @@ def record_refused(con: duckdb.DuckDBPyConnection, mapping: Mapping, reason: str
 def meltano_state_id() -> str | None:
     """The state id Meltano keeps this run's bookmark under (``meltano run`` gives its plugins the names
     it is made of); None when Meltano did not start this run. Meltano names it
-    ``<environment>:<extractor>-to-<loader>[:<suffix>]``; a ``state_id_suffix`` set on the environment in
-    meltano.yml is not passed to plugins (docs/resync.md)."""
+    ``<environment>:<extractor>-to-<loader>[:<suffix>]``; of the suffix, plugins see only
+    MELTANO_RUN_STATE_ID_SUFFIX, not ``--state-id-suffix`` nor an environment's ``state_id_suffix``
+    (docs/resync.md)."""
     env = os.environ
     environment, extractor, loader = (
         env.get(f"MELTANO_{name}") for name in ("ENVIRONMENT", "EXTRACTOR_NAME", "LOADER_NAME")

@@ -34,11 +34,9 @@ from target_bloomz import (
     notify,
     people_steps,
     plan,
-    refusals,
     resync,
     runs,
     stage,
-    store,
 )
 from target_bloomz.invite import DEFAULT_SIGNUP_URL
 from target_bloomz.mapping import ImportOptions, Mapping, load_mapping
@@ -279,14 +277,9 @@ class TargetBloomz(Target):
             with locks.hold(self.database, scopes, resync.holder()) as self._locks:
                 outcome = self._import()
         except locks.SyncInProgress as err:
-            # recorded now, or by the import holding the store once it is done (refusals.py)
-            refusals.save(self.database, resync.refusal(self.mapping, scopes, str(err)))
-            if not self._record_refusals():
-                print(
-                    f"Refused, nothing applied: {err} (recorded as a refused run once the store is free)",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            resync.refuse(
+                self.database, resync.refusal(self.mapping, scopes, str(err)), self._people_after_run
+            )
             raise SystemExit(1) from None
         except guard.SyncRefused:
             raise SystemExit(1) from None  # recorded and said by _import
@@ -295,36 +288,11 @@ class TargetBloomz(Target):
             raise SystemExit(1) from None
         finally:
             shutil.rmtree(self.spool_dir, ignore_errors=True)
-            self._record_refusals()  # refused while this import held the store
+            resync.record_refusals_when_free(self.database, self._people_after_run)  # refused meanwhile
         if outcome == "held":
             raise SystemExit(resync.EXIT_HELD)
         if outcome == "applied" and self._held_state is not None:
             super()._write_state_message(self._held_state)
-
-    def _record_refusals(self) -> list[int]:
-        """Record the refusals waiting beside the store, and tell their admins; none when it is busy."""
-        if not refusals.waiting(self.database) or not self.database.exists():
-            return []
-        try:
-            con = resync.open_store(self.database)
-        except (locks.SyncInProgress, store.StoreError):
-            return []  # the process holding the store records them when it is done
-        try:
-            return self._record_refusals_in(con)
-        finally:
-            con.close()
-
-    def _record_refusals_in(self, con: Any) -> list[int]:
-        recorded = refusals.record_waiting(con, self.database)
-        for run_id in recorded:
-            reason = con.execute("SELECT status_reason FROM runs WHERE id = ?", [run_id]).fetchone()
-            print(
-                f"Run {run_id} refused, nothing applied: {reason[0] if reason else ''}",
-                file=sys.stderr,
-                flush=True,
-            )
-            self._people_after_run(con, run_id)
-        return recorded
 
     def _count_spooled_records(self) -> None:
         """Give each sink the records the reader spooled for it: the SDK's record counts and metrics."""
@@ -338,7 +306,7 @@ class TargetBloomz(Target):
         """Run the import; return how it ended: applied, dry_run or held."""
         dry_run = bool(self.config.get("dry_run"))
         con = resync.open_store(self.database, wait=resync.STORE_WAIT_SECONDS)
-        self._record_refusals_in(con)  # left by a refused import that could not open the store
+        resync.record_refusals(con, self.database, self._people_after_run)  # left by a refused import
         # Bounded memory at any district size: DuckDB spills staging and plan tables to disk.
         limit = str(self.config.get("memory_limit") or "512MB").replace("'", "")
         con.execute(f"SET memory_limit = '{limit}'")
