@@ -65,6 +65,10 @@ ORDER BY c.key, p.id
 """
 
 
+# The stream of the warning a run gets when its status e-mail reaches nobody.
+NO_RECIPIENT_STREAM = "notify_to"
+
+
 def run_summary(con: duckdb.DuckDBPyConnection, run_id: int, community_key: str) -> RunSummary:
     """One run as the status e-mail, ``bloomz-sync status`` and the report page show it."""
     row = con.execute(
@@ -79,12 +83,14 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: int, community_key: str)
     counts: dict[str, dict[str, int]] = {}
     for what, label, n in con.execute(_COUNTS, {"run": run_id, "key": community_key}).fetchall():
         counts.setdefault(what, {})[label] = n
-    issues = [
-        Issue(severity=severity, stream=stream or "", record=record or "", message=message)
-        for severity, stream, record, message in con.execute(
-            ISSUES_OF_COMMUNITY, {"run": run_id, "key": community_key}
-        ).fetchall()
-    ]
+    issues, notices = [], []
+    for severity, stream, record, message in con.execute(
+        ISSUES_OF_COMMUNITY, {"run": run_id, "key": community_key}
+    ).fetchall():
+        if stream == NO_RECIPIENT_STREAM:  # on top of the status page: capped issue lists would hide it
+            notices.append(message)
+        else:
+            issues.append(Issue(severity=severity, stream=stream or "", record=record or "", message=message))
     if error:
         issues.insert(0, Issue(severity="error", stream="run", record=str(run_id), message=error))
     invitations = dict(
@@ -104,6 +110,7 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: int, community_key: str)
         counts=counts,
         issues=issues,
         held_reason=reason if status == "held" else None,
+        notices=notices,
         invitations=invitations,
         mapping_file=mapping_file,
     )
@@ -119,10 +126,6 @@ def last_run(con: duckdb.DuckDBPyConnection, community_key: str) -> int | None:
     """The latest run covering a community (a dry run included: it is what the admin last did)."""
     row = con.execute("SELECT max(id) FROM runs WHERE list_contains(scope, ?)", [community_key]).fetchone()
     return row[0] if row else None
-
-
-# The stream of the warning a run gets when its status e-mail reaches nobody.
-NO_RECIPIENT_STREAM = "notify_to"
 
 
 def _warn_no_recipient(con: duckdb.DuckDBPyConnection, run_id: int, key: str, roles: list[str]) -> None:

@@ -37,6 +37,9 @@ class RunSummary(TypedDict):
     counts: NotRequired[Mapping[str, Mapping[str, int]]]  # {"classes": {"added": 3, "updated": 1, ...}}
     issues: NotRequired[Sequence[Issue]]
     held_reason: NotRequired[str | None]  # why a held run was held (which limit, by how much)
+    notices: NotRequired[
+        Sequence[str]
+    ]  # shown above everything else, e.g. "the status e-mail reached nobody"
     invitations: NotRequired[Mapping[str, int]]  # messages queued by channel: {"email": 40, "sms": 31}
     mapping_file: NotRequired[str | None]
 
@@ -210,6 +213,7 @@ def _status_context(summary: RunSummary, *, max_issues: int | None) -> dict[str,
         "errors": errors,
         "warnings": warnings,
         "held_reason": summary.get("held_reason"),
+        "notices": list(summary.get("notices") or []),
         "invitations": dict(summary.get("invitations") or {}),
         "options": [
             (OPTION_LABELS.get(name, name.replace("_", " ").capitalize()), _option_value(value))
