@@ -77,6 +77,11 @@ def target_bloomz(config: dict[str, Any], singer: Path, folder: Path) -> Night:
 
 def export(database: Path) -> dict[str, Any]:
     """``bloomz-sync export --format json`` of a store, its surrogate ids replaced by source identities."""
+    return normalised(export_as_is(database))
+
+
+def export_as_is(database: Path) -> dict[str, Any]:
+    """``bloomz-sync export --format json`` of a store."""
     done = subprocess.run(
         [str(BIN / "bloomz-sync"), "--database", str(database), "export", "--format", "json"],
         capture_output=True,
@@ -85,7 +90,7 @@ def export(database: Path) -> dict[str, Any]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return normalised(json.loads(done.stdout))
+    return json.loads(done.stdout)
 
 
 def normalised(document: dict[str, Any]) -> dict[str, Any]:

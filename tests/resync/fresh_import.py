@@ -16,26 +16,8 @@ What history rightly keeps is allowed to differ, and nothing else:
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-BIN = Path(sys.executable).parent
-
-
-def export(database: Path) -> dict[str, Any]:
-    """``bloomz-sync export --format json`` of a store."""
-    done = subprocess.run(
-        [str(BIN / "bloomz-sync"), "--database", str(database), "export", "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 @dataclass

@@ -6,10 +6,8 @@ e-mail reaches nobody says so, with the fix, in its output and on its status pag
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.district import query
+from tests.support.project import meltano_env, pristine_project
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 STATE_ID = "sandbox:tap-clever-to-target-bloomz"
 
@@ -27,25 +25,14 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def project(tmp_path: Path, demo_sandbox) -> tuple[Path, dict[str, str]]:
-    """A copy of meltano.yml pointed at the demo-district sandbox."""
-    shutil.copy(REPO_ROOT / "meltano.yml", tmp_path / "meltano.yml")
-    env = dict(
-        os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", MELTANO_SEND_ANONYMOUS_USAGE_STATS="false"
-    )
-    for name, value in (("api_url", demo_sandbox.clever_api_url), ("district_token", demo_sandbox.token)):
-        _run(tmp_path, env, "meltano", "--environment=sandbox", "config", "set", "tap-clever", name, value)
-    return tmp_path, env
+    """The committed Meltano project, pointed at the demo-district sandbox."""
+    return pristine_project(tmp_path), meltano_env(TAP_CLEVER_API_URL=demo_sandbox.clever_api_url)
 
 
 def _run(root: Path, env: dict[str, str], *command: str, check: bool = True) -> subprocess.CompletedProcess:
+    """meltano or bloomz-sync, run in the project; ``check``: it must succeed."""
     done = subprocess.run(
-        [str(BIN / command[0]), *command[1:]],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        [str(BIN / command[0]), *command[1:]], cwd=root, env=env, capture_output=True, text=True, timeout=300
     )
     if check:
         assert done.returncode == 0, done.stderr[-3000:]

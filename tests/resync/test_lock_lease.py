@@ -9,61 +9,20 @@ TARGET_BLOOMZ_TEST_PAUSE_IN_APPLY keeps an import inside its transaction for as 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from target_bloomz.apply import PAUSE_ENV
 from target_bloomz.locks import lock_dir
 
+from tests.resync.processes import config_file, finish, paused, run, start
 from tests.resync.resync_helpers import issues, run_row
-from tests.support.district import TARGET, district, query, singer_lines
+from tests.support.district import district, query, singer_lines
 
 LEASE_ENV = "BLOOMZ_LOCK_LEASE_SECONDS"  # docs/resync.md
-
-
-def _config(tmp_path: Path, database: Path, mapping: Path, **options: object) -> Path:
-    path = tmp_path / f"config-{len(list(tmp_path.glob('config-*')))}.json"
-    path.write_text(json.dumps({"database": str(database), "mapping": str(mapping), **options}))
-    return path
-
-
-def _start(config: Path, messages: str, **env: str) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [TARGET, "--config", str(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **env},
-    )
-    assert process.stdin
-    process.stdin.write(messages)
-    process.stdin.close()
-    return process
-
-
-def _wait_until_paused(process: subprocess.Popen) -> None:
-    assert process.stderr
-    seen = []
-    for line in process.stderr:
-        seen.append(line)
-        if "apply: paused before COMMIT" in line:
-            return
-    process.wait()
-    raise AssertionError("the target ended before pausing in apply:\n" + "".join(seen[-30:]))
-
-
-def _finish(process: subprocess.Popen) -> str:
-    """Wait for a started target; its stderr (the rest of it, when a test read some)."""
-    assert process.stderr
-    stderr = process.stderr.read()
-    process.wait(timeout=180)
-    return stderr
 
 
 class _Watched:
@@ -97,17 +56,6 @@ def _first_to_end(watched: list[_Watched]) -> _Watched:
     raise AssertionError("both imports proceeded: neither was refused")
 
 
-def _run(config: Path, messages: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [TARGET, "--config", str(config)],
-        input=messages,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, **env},
-    )
-
-
 def _night() -> str:
     night = district()
     night["sections"][2]["name"] = "Math 7 Honors"
@@ -117,14 +65,13 @@ def _night() -> str:
 def test_a_running_import_renews_its_lease_so_a_second_one_is_refused_however_long_it_works(
     database, tmp_path, open_limits
 ):
-    config = _config(tmp_path, database, open_limits)
-    assert _run(config, singer_lines(district())).returncode == 0
-    first = _start(config, _night(), **{PAUSE_ENV: "600", LEASE_ENV: "1"})
+    config = config_file(tmp_path, database, open_limits)
+    assert run(config, singer_lines(district())).returncode == 0
+    first = paused(config, _night(), **{LEASE_ENV: "1"})
     try:
-        _wait_until_paused(first)
         time.sleep(3)  # three leases: only renewal keeps the lock
 
-        second = _run(config, _night(), **{LEASE_ENV: "1"})
+        second = run(config, _night(), **{LEASE_ENV: "1"})
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -136,16 +83,15 @@ def test_a_running_import_renews_its_lease_so_a_second_one_is_refused_however_lo
 
 
 def test_a_hung_import_is_taken_over_once_its_lease_expired(database, tmp_path, open_limits):
-    config = _config(tmp_path, database, open_limits)
-    assert _run(config, singer_lines(district())).returncode == 0
-    hung = _start(config, _night(), **{PAUSE_ENV: "600", LEASE_ENV: "2"})
-    _wait_until_paused(hung)
+    config = config_file(tmp_path, database, open_limits)
+    assert run(config, singer_lines(district())).returncode == 0
+    hung = paused(config, _night(), **{LEASE_ENV: "2"})
     hung.send_signal(signal.SIGSTOP)  # it makes no progress and renews nothing, and keeps the store open
     try:
         time.sleep(2.5)
 
         started = time.monotonic()
-        after = _run(config, _night(), **{LEASE_ENV: "2"})
+        after = run(config, _night(), **{LEASE_ENV: "2"})
         took = time.monotonic() - started
     finally:
         hung.send_signal(signal.SIGKILL)
@@ -167,11 +113,10 @@ def test_a_hung_import_is_taken_over_once_its_lease_expired(database, tmp_path, 
 
 def test_an_import_whose_lock_was_taken_over_while_it_hung_applies_nothing(database, tmp_path, open_limits):
     """Another host took the lock over while this import was stopped: when it resumes it must not commit."""
-    config = _config(tmp_path, database, open_limits)
-    assert _run(config, singer_lines(district())).returncode == 0
+    config = config_file(tmp_path, database, open_limits)
+    assert run(config, singer_lines(district())).returncode == 0
     before = query(database, "SELECT name FROM classes ORDER BY id")
-    resumed = _start(config, _night(), **{PAUSE_ENV: "600", LEASE_ENV: "1"})
-    _wait_until_paused(resumed)
+    resumed = paused(config, _night(), **{LEASE_ENV: "1"})
     resumed.send_signal(signal.SIGSTOP)
     path = next(lock_dir(database).glob("*.lock"))
     lock = json.loads(path.read_text())
@@ -179,7 +124,7 @@ def test_an_import_whose_lock_was_taken_over_while_it_hung_applies_nothing(datab
     resumed.send_signal(signal.SIGCONT)
     time.sleep(1)  # a third of a lease: it tries to renew, and finds the lock is not its own any more
     resumed.send_signal(signal.SIGUSR1)  # done pausing: on to COMMIT
-    stderr = _finish(resumed)
+    stderr = finish(resumed)
 
     assert resumed.returncode == 1, stderr[-3000:]
     assert "the lock of clever:sch1 was taken over by another import" in stderr
@@ -191,12 +136,12 @@ def test_an_import_whose_lock_was_taken_over_while_it_hung_applies_nothing(datab
 
 
 def test_two_imports_of_one_school_started_at_the_same_instant_one_proceeds(database, tmp_path, open_limits):
-    config = _config(tmp_path, database, open_limits)
-    assert _run(config, singer_lines(district())).returncode == 0
+    config = config_file(tmp_path, database, open_limits)
+    assert run(config, singer_lines(district())).returncode == 0
     for trial in range(4):
         messages = singer_lines(district(), state={"bookmarks": {"trial": trial}})
         # the one that proceeds waits in apply until the other has ended
-        pair = [_Watched(_start(config, messages, **{PAUSE_ENV: "600"})) for _ in range(2)]
+        pair = [_Watched(start(config, messages, **{PAUSE_ENV: "600"})) for _ in range(2)]
         loser = _first_to_end(pair)
         winner = pair[1 - pair.index(loser)]
         if not winner.paused.wait(180):

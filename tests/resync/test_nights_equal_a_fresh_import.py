@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from roster_sandbox.testing import run_sandbox
 
-from tests.mirror.nightly import tap_clever, target_bloomz
-from tests.resync.fresh_import import Store, differences, export, read, source_ids
+from tests.mirror.nightly import export_as_is, tap_clever, target_bloomz
+from tests.resync.fresh_import import Store, differences, read, source_ids
 
 BIN = Path(sys.executable).parent
 NIGHTS = 3
@@ -34,7 +34,8 @@ def test_every_night_leaves_the_store_a_fresh_import_of_the_day_gives(open_limit
     district = tmp_path / "district"
     _sandbox("generate", "tiny", "--out", str(district))
     settings = {"mapping": str(open_limits), "full_data": True, "archive": True}
-    nightly = {"database": str(tmp_path / "nightly.duckdb"), **settings}
+    store = tmp_path / "nightly.duckdb"
+    nightly = {"database": str(store), **settings}
     state = None
     before = Store()
     with run_sandbox(district, rate_limit=0) as sandbox:
@@ -46,18 +47,18 @@ def test_every_night_leaves_the_store_a_fresh_import_of_the_day_gives(open_limit
             applied = target_bloomz(nightly, delta, folder / "delta")
             assert applied.returncode == 0, applied.stderr[-3000:]
             state = applied.states[-1]  # as Meltano keeps it for the next night
-            after = export(tmp_path / "nightly.duckdb")
+            after = export_as_is(store)
 
             again = target_bloomz(nightly, delta, folder / "delta")
 
             assert again.returncode == 0, again.stderr[-3000:]
-            assert export(tmp_path / "nightly.duckdb") == after, f"night {night}: a rerun changed the store"
+            assert export_as_is(store) == after, f"night {night}: a rerun changed the store"
 
             full = tap_clever(sandbox, folder / "full", incremental=False, state=None)
             fresh_store = folder / "fresh.duckdb"
             fresh = target_bloomz({"database": str(fresh_store), **settings}, full, folder / "full")
             assert fresh.returncode == 0, fresh.stderr[-3000:]
-            fresh_export = export(fresh_store)
+            fresh_export = export_as_is(fresh_store)
             known = source_ids(fresh_export)
             now = read(after, known)
 

@@ -4,36 +4,16 @@ status e-mail. Whole-stream warnings name their stream, never "None"."""
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from target_bloomz.apply import PAUSE_ENV
-
+from tests.resync.processes import config_file, finish, paused, run
 from tests.resync.resync_helpers import run_row
-from tests.support.district import TARGET, district, query, singer_lines
+from tests.support.district import district, query, singer_lines
 
 CLI = str(Path(sys.executable).with_name("bloomz-sync"))
-
-
-def _config(tmp_path: Path, database: Path, mapping: Path, **options: object) -> Path:
-    path = tmp_path / f"config-{len(list(tmp_path.glob('config-*')))}.json"
-    path.write_text(json.dumps({"database": str(database), "mapping": str(mapping), **options}))
-    return path
-
-
-def _target(config: Path, messages: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [TARGET, "--config", str(config)],
-        input=messages,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, **env},
-    )
 
 
 def _cli(database: Path, *args: str) -> subprocess.CompletedProcess:
@@ -45,31 +25,16 @@ def _cli(database: Path, *args: str) -> subprocess.CompletedProcess:
 def test_an_import_refused_while_another_applies_is_recorded_once_the_store_is_free(
     database, tmp_path, open_limits
 ):
-    config = _config(
+    config = config_file(
         tmp_path, database, open_limits, notify_to=["School Support Staff"], outbox_dir=str(tmp_path / "out")
     )
-    assert _target(config, singer_lines(district())).returncode == 0
-    first = subprocess.Popen(
-        [TARGET, "--config", str(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, PAUSE_ENV: "600"},
-    )
-    assert first.stdin
-    assert first.stderr
-    first.stdin.write(singer_lines(district()))
-    first.stdin.close()
-    for line in first.stderr:
-        if "apply: paused before COMMIT" in line:
-            break
+    assert run(config, singer_lines(district())).returncode == 0
+    first = paused(config, singer_lines(district()))
 
-    second = _target(config, singer_lines(district()))
+    second = run(config, singer_lines(district()))
     waiting = list(database.parent.glob("*.refusals/*.json"))
     first.send_signal(signal.SIGUSR1)  # done pausing: it commits, closes the store, records the refusal
-    first_stderr = first.stderr.read()
-    first.wait(timeout=180)
+    first_stderr = finish(first)
 
     assert second.returncode == 1
     holder = f"sync in progress for clever:sch1: held by target-bloomz (pid {first.pid} on "
@@ -97,9 +62,9 @@ def test_an_import_refused_while_another_applies_is_recorded_once_the_store_is_f
 
 
 def test_a_whole_stream_warning_names_its_stream(database, tmp_path, open_limits):
-    config = _config(tmp_path, database, open_limits, full_data=True)
-    assert _target(config, singer_lines(district())).returncode == 0
-    assert _target(config, singer_lines({**district(), "contacts": []})).returncode == 0
+    config = config_file(tmp_path, database, open_limits, full_data=True)
+    assert run(config, singer_lines(district())).returncode == 0
+    assert run(config, singer_lines({**district(), "contacts": []})).returncode == 0
 
     shown = _cli(database, "plan", "2").stdout
 
