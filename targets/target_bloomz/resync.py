@@ -28,7 +28,7 @@ EXIT_HELD = 3
 
 # How long an import that holds its schools' locks waits for the store, when another process has it open
 # (a status command, a refused import recording its refusal): longer means another school's import applies.
-STORE_WAIT_SECONDS = 20.0
+STORE_WAIT_SECONDS = 10.0
 
 
 def scopes(mapping: Mapping, spool_dir: Path, database: Path, feed: str) -> list[str]:
