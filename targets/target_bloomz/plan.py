@@ -6,11 +6,12 @@ changes) that apply.py executes, and the run's ``plan_rows`` (every row with an 
 reactivate or skip, the source record and the rule). Ids of new rows are assigned here, after the
 store's highest id, so the plan names exactly what apply will write (one import runs at a time).
 
-Rules (DESIGN.md 1 to 3): one class per selected section; a taken class name goes to the first claim
-(existing classes keep theirs, then renames, then new sections by section id) and the others are skipped
-and reported; students carry the chosen id field; contacts become parents only when their contact field
-value is included; parents join their students' classes and communities; staff get the mapping's role;
-a role set by hand is never changed.
+Rules (DESIGN.md 1 to 3): one class per selected section; class names are judged against the classes as
+they will be after the run (a class that keeps its name holds it; a free name goes to the claim with the
+lowest section id, as in a first import), and sections whose name is taken are skipped and reported;
+students carry the chosen id field; contacts become parents only when their contact field value is
+included; parents join their students' classes and communities; staff get the mapping's role; a role set
+by hand is never changed.
 """
 
 from __future__ import annotations
