@@ -168,7 +168,7 @@ def test_a_held_run_leaves_the_mirror_untouched(database: Path, tmp_path: Path) 
         {"database": str(database), "full_data": True}, singer_lines(without_stu2()), tmp_path
     )
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 3, result.stderr  # held: docs/resync.md "Exit status"
     run_id, status, _ = last_run(database)
     assert status == "held"
     assert ("community_member", "remove") in plan_actions(database, run_id)
