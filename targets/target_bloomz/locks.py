@@ -159,8 +159,13 @@ def _lock(holder: str, token: str) -> dict:
         "started": _process_start(os.getpid()),
         "token": token,
         "since": now.isoformat(timespec="seconds"),
-        "expires": (now + timedelta(seconds=lease_seconds())).isoformat(timespec="seconds"),
+        "expires": _expiry(now),
     }
+
+
+def _expiry(now: datetime) -> str:
+    """When a lock taken or renewed at ``now`` expires; to the millisecond, since a lease may be short."""
+    return (now + timedelta(seconds=lease_seconds())).isoformat(timespec="milliseconds")
 
 
 def _take(path: Path, mine: dict) -> list[TakenOver]:
@@ -252,8 +257,7 @@ def _renew(folder: Path, paths: list[Path], token: str, stop: threading.Event, h
                     if scope not in held.lost:
                         held.lost.append(scope)
                     continue
-                expires = datetime.now(UTC) + timedelta(seconds=lease_seconds())
-                _write(path, {**lock, "expires": expires.isoformat(timespec="seconds")})
+                _write(path, {**lock, "expires": _expiry(datetime.now(UTC))})
 
 
 @contextmanager

@@ -67,11 +67,11 @@ def test_a_running_import_renews_its_lease_so_a_second_one_is_refused_however_lo
 ):
     config = config_file(tmp_path, database, open_limits)
     assert run(config, singer_lines(district())).returncode == 0
-    first = paused(config, _night(), **{LEASE_ENV: "1"})
+    first = paused(config, _night(), **{LEASE_ENV: "2"})
     try:
-        time.sleep(3)  # three leases: only renewal keeps the lock
+        time.sleep(5)  # two and a half leases: only renewal keeps the lock
 
-        second = run(config, _night(), **{LEASE_ENV: "1"})
+        second = run(config, _night(), **{LEASE_ENV: "2"})
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
