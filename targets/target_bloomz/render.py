@@ -37,9 +37,7 @@ class RunSummary(TypedDict):
     counts: NotRequired[Mapping[str, Mapping[str, int]]]  # {"classes": {"added": 3, "updated": 1, ...}}
     issues: NotRequired[Sequence[Issue]]
     held_reason: NotRequired[str | None]  # why a held run was held (which limit, by how much)
-    notices: NotRequired[
-        Sequence[str]
-    ]  # shown above everything else, e.g. "the status e-mail reached nobody"
+    notices: NotRequired[Sequence[str]]  # shown above everything else: "the status e-mail reached nobody"
     invitations: NotRequired[Mapping[str, int]]  # messages queued by channel: {"email": 40, "sms": 31}
     mapping_file: NotRequired[str | None]
 

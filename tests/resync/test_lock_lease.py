@@ -9,12 +9,17 @@ TARGET_BLOOMZ_TEST_PAUSE_IN_APPLY keeps an import inside its transaction for as 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
+from target_bloomz import locks
 from target_bloomz.apply import PAUSE_ENV
 from target_bloomz.locks import lock_dir
 
@@ -163,3 +168,36 @@ def test_two_imports_of_one_school_started_at_the_same_instant_one_proceeds(data
         )
     statuses = query(database, "SELECT status FROM runs WHERE id > 1 ORDER BY id")
     assert sorted(statuses) == [("applied",)] * 4 + [("refused",)] * 4, statuses
+
+
+def _take_at_once(database: Path, barrier: Any, results: Any) -> None:
+    """One of many processes: take the school's lock the moment all are ready; say whether it got it."""
+    barrier.wait()
+    try:
+        with locks.hold(database, ["clever:sch1"], f"process {os.getpid()}"):
+            results.put(("in", os.getpid()))
+            time.sleep(0.5)  # hold it while the others try
+    except locks.SyncInProgress as err:
+        results.put(("refused", str(err)))
+
+
+def test_many_processes_taking_one_lock_at_the_same_instant_exactly_one_gets_it(tmp_path):
+    """The lock files' guard at the very moment of taking: the target tests above start two imports at once,
+    but their locks are taken after each read its input, rarely at the same microsecond; here eight
+    processes are released together right before taking the lock."""
+    database = tmp_path / "bloomz.duckdb"
+    context = multiprocessing.get_context("fork")
+    for trial in range(20):  # without the guard, two or more got it in about 3 trials of 10
+        barrier, results = context.Barrier(8), context.Queue()
+        workers = [context.Process(target=_take_at_once, args=(database, barrier, results)) for _ in range(8)]
+        for worker in workers:
+            worker.start()
+        outcomes = [results.get(timeout=60) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=60)
+
+        winners = [pid for what, pid in outcomes if what == "in"]
+        assert len(winners) == 1, f"trial {trial}: {outcomes}"
+        refusals = [message for what, message in outcomes if what == "refused"]
+        assert all(f"held by process {winners[0]} since" in message for message in refusals), refusals
+        assert not list(lock_dir(database).glob("*.lock")), "the winner released its lock"
