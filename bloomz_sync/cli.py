@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import click
 
+from bloomz_console.cli import console
+
 from bloomz_sync import commands_edit, commands_mapping, commands_people, commands_store
 
 DEFAULT_DATABASE = "data/bloomz.duckdb"
@@ -31,3 +33,4 @@ def main(ctx: click.Context, database: str) -> None:
 for _module in (commands_mapping, commands_store, commands_edit, commands_people):
     for _command in _module.commands:
         main.add_command(_command)
+main.add_command(console)  # the admin console (console/bloomz_console)
