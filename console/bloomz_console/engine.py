@@ -212,7 +212,8 @@ def classes(con: duckdb.DuckDBPyConnection, key: str) -> list[dict[str, Any]]:
            FROM classes cl JOIN communities c ON c.id = cl.community_id
            LEFT JOIN class_members m ON m.class_id = cl.id
            LEFT JOIN people p ON p.id = m.person_id
-           WHERE c.key = ? GROUP BY ALL ORDER BY cl.status, lower(cl.name)""",
+           WHERE c.key = ? GROUP BY cl.id, cl.name, cl.status, cl.name_edited, cl.section_id
+           ORDER BY cl.status, lower(cl.name)""",
         [key],
     )
 

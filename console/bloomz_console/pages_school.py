@@ -72,6 +72,7 @@ def _page(request: Request, district: District, school: School, loaded: options.
         has_store_members=bool(members),
         command=_command(state, district, school, {}),
         labels=engine.STATUS_LABELS,
+        previewing=extra.pop("previewing", False),
         **extra,
     )
 

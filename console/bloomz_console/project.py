@@ -266,9 +266,15 @@ class Project:
         folder = self.root / DISTRICTS / slug
         if folder.exists():
             raise ProjectError(f"a district named {slug} is linked already ({DISTRICTS}/{slug})")
-        folder.mkdir(parents=True)
         extractor = f"{kind.plugin}-{slug}"
         loader = f"target-bloomz-{slug}"
+        taken = self.taken_names() & {extractor, loader}
+        if taken:
+            raise ProjectError(
+                f"{', '.join(sorted(taken))} is already a Meltano plugin of this project: give the district "
+                "another name"
+            )
+        folder.mkdir(parents=True)
         document = CommentedMap(
             plugins=CommentedMap(
                 extractors=CommentedSeq(
@@ -305,12 +311,12 @@ class Project:
         """A school's own extractor and loader (its own feed, state id and lock) and its nightly job."""
         if (found := district.school_of(school_id)) is not None:
             return found
-        taken = {s.slug for s in district.schools}
+        assert district.extractor and district.loader and district.kind
+        names = self.taken_names()
         slug = base = slugify(name) or slugify(school_id)
         number = 2
-        while slug in taken:
+        while {f"{district.extractor}-{slug}", f"{district.loader}-{slug}", f"nightly-{district.slug}-{slug}"} & names:
             slug, number = f"{base}-{number}", number + 1
-        assert district.extractor and district.loader and district.kind
         document = load_yaml(district.include_file)
         plugins = document.setdefault("plugins", CommentedMap())
         plugins.setdefault("extractors", CommentedSeq()).append(
@@ -369,6 +375,20 @@ class Project:
             for index in reversed(existing):
                 del schedules[index]
         write_yaml(district.include_file, document)
+
+    def taken_names(self) -> set[str]:
+        """Every plugin, job and schedule name of the project (meltano.yml and the district files)."""
+        names: set[str] = set()
+        for path in [self.root / "meltano.yml", *sorted((self.root / DISTRICTS).glob(f"*/{INCLUDE}"))]:
+            try:
+                document = load_yaml(path) or {}
+            except ProjectError:
+                continue
+            for plugins in (document.get("plugins") or {}).values():
+                names.update(p.get("name") for p in plugins or [] if isinstance(p, dict))
+            for group in ("jobs", "schedules"):
+                names.update(j.get("name") for j in document.get(group) or [] if isinstance(j, dict))
+        return names
 
     # -- Meltano -----------------------------------------------------------------------------------------
 

@@ -108,8 +108,8 @@ def school_values(
     values.admins = engine.rows(
         con,
         """SELECT concat_ws(' ', first_name, last_name) AS name, email, roles FROM main.stg_staff
-           WHERE list_contains(school_ids, ?) AND email IS NOT NULL
-             AND (list_contains(roles, 'school_admin') OR list_contains(roles, 'district_admin'))
+           WHERE email IS NOT NULL AND (list_contains(roles, 'district_admin')
+               OR (list_contains(roles, 'school_admin') AND list_contains(school_ids, ?)))
            ORDER BY last_name, first_name""",
         [school_id],
     )

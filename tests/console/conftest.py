@@ -1,0 +1,108 @@
+"""A running console over a copy of the project, pointed at the demo-district sandbox, and a real browser.
+
+The browser is Debian's Chromium driven by Playwright (never `playwright install`); CI installs it
+(.ci/run), so there a missing browser fails the tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from roster_sandbox.testing import Sandbox, free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+USER, PASSWORD = "admin", "correct horse battery"
+SHOTS = REPO_ROOT / "output" / "console-screenshots"  # kept after the run, to look at (output/ is ignored)
+
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="chromium is not installed (Debian: apt-get install chromium)",
+)
+
+
+@dataclass
+class RunningConsole:
+    url: str
+    root: Path
+    database: Path
+    env: dict[str, str]
+
+    def meltano(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "meltano"), *args], cwd=self.root, env=self.env, capture_output=True, text=True,
+            timeout=300, check=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def console_server(tmp_path_factory: pytest.TempPathFactory, demo_sandbox: Sandbox) -> Iterator[RunningConsole]:
+    """``bloomz-sync console`` on a free loopback port, over a copy of meltano.yml, with one user."""
+    root = tmp_path_factory.mktemp("console-project")
+    shutil.copy(REPO_ROOT / "meltano.yml", root / "meltano.yml")
+    env = dict(
+        os.environ,
+        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+        # tap-clever's settings for the sandbox, as scripts/demo points them (its district token is typed
+        # into the console like a real district's)
+        TAP_CLEVER_API_URL=demo_sandbox.clever_api_url,
+        TAP_CLEVER_OAUTH_TOKENS_URL=demo_sandbox.oauth_tokens_url,
+    )
+    database = root / "data" / "bloomz.duckdb"
+    subprocess.run(
+        [str(BIN / "bloomz-sync"), "console", "add-user", USER, "--password-stdin", "--project", str(root)],
+        input=PASSWORD + "\n", text=True, env=env, check=True, capture_output=True,
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "bloomz-sync"), "--database", str(database), "console", "--project", str(root),
+         "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=(root / "console.log").open("wb"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(url, process, root / "console.log")
+        yield RunningConsole(url=url, root=root, database=database, env=env)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the console exited: {log.read_text()[-3000:]}")
+        try:
+            if requests.get(f"{url}/login", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    pytest.fail("the console did not answer within 60 s")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: CI installs it (.ci/run); Debian: apt-get install chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )
+        yield chromium
+        chromium.close()

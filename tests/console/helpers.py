@@ -1,0 +1,47 @@
+"""What the console tests do in the browser again and again: sign in, wait for an import, take a picture."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.console.conftest import PASSWORD, SHOTS, USER
+
+IMPORT_TIMEOUT = 240_000  # ms: a meltano run on a loaded 2-core machine
+
+
+def sign_in(page: Any, url: str) -> None:
+    page.goto(url + "/")
+    page.fill("#username", USER)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Signed in as admin")
+
+
+def shot(page: Any, tmp_path: Path, name: str) -> Path:
+    """A full-page screenshot, in the test's folder and under output/ to look at after the run."""
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / path.name).write_bytes(path.read_bytes())
+    return path
+
+
+def wait_for_counts(page: Any) -> None:
+    """The district page until the source snapshot filled in the schools' counts."""
+    deadline = time.monotonic() + 180
+    while page.locator("text=counting…").count() and time.monotonic() < deadline:
+        page.wait_for_timeout(1000)
+        page.reload()
+    assert not page.locator("text=counting…").count(), "the school counts never came"
+
+
+def press_and_watch(page: Any, button: str, tmp_path: Path, picture: str | None = None) -> str:
+    """Press Import Now or Preview, see "Sync in progress", wait until the page shows how it ended."""
+    page.click(button)
+    page.wait_for_selector("#sync >> text=Sync in progress")
+    if picture:
+        shot(page, tmp_path, picture)
+    page.wait_for_selector("#last-task", timeout=IMPORT_TIMEOUT)
+    return str(page.inner_text("#last-task"))

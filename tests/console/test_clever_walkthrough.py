@@ -1,0 +1,147 @@
+"""The seeds' Clever walk-through in a real browser, end to end on the sandbox's demo district.
+
+Link the district (District Auth Token), see the admin rule and the sharing warnings, pick a school with
+its counts, choose the Student ID field and the contact types from the source's values, preview, import,
+watch "Sync in progress", read Last Import Status, approve a held run, turn the schedule on, and find the
+classes under Manage and the runs under History. Every figure on screen is checked against the store.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.console.conftest import RunningConsole, needs_chromium
+from tests.console.helpers import press_and_watch, shot, sign_in, wait_for_counts
+from tests.support.district import query
+
+pytestmark = [needs_chromium, pytest.mark.e2e]
+SCHOOL_2 = "5a25ff950a5f621109000005"
+KEY = f"clever:{SCHOOL_2}"
+
+
+def _count(page, what: str, action: str) -> int:
+    return int(page.inner_text(f"#counts tr[data-what={what}] td[data-action={action}]"))
+
+
+def test_link_pick_options_import_approve_schedule(console_server: RunningConsole, browser, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    url, database = console_server.url, console_server.database
+
+    page.goto(url + "/")
+    assert "/login" in page.url, "every page needs a login"
+    page.fill("#username", "admin")
+    page.fill("#password", "not the password")
+    page.click("button[type=submit]")
+    assert page.locator("text=Wrong user name or password").count() == 1
+    sign_in(page, url)
+
+    # Link: the seed's "District Auth Token", and the admin linking the schools.
+    page.click("text=+ Link a district")
+    page.click("text=Clever")
+    page.fill("#name", "Lincoln Unified")
+    page.fill("#district_token", "sandbox-district-token")
+    page.fill("#admin_email", "vicky.enalen@clever.com")
+    page.click("button:text('Save')")
+    page.wait_for_selector("text=Saved and connected.")
+    assert page.locator("text=vicky.enalen@clever.com is a Clever district admin").count() == 1
+    assert page.locator("text=Changed sharing rules can take 30 minutes to an hour").count() == 1
+    wait_for_counts(page)
+    shot(page, tmp_path, "1-district")
+    row = page.locator("tr", has_text=SCHOOL_2)
+    assert [c.strip() for c in row.locator("td.num").all_inner_texts()] == ["127", "633", "41", "632"]
+    assert "sandbox-district-token" not in page.content(), "a secret is never sent back to the browser"
+    include = yaml.safe_load((console_server.root / "districts/lincoln-unified/meltano.yml").read_text())
+    assert "district_token" not in str(include), "secrets go to .env, not to the district's meltano.yml"
+    assert "TAP_CLEVER_LINCOLN_UNIFIED_DISTRICT_TOKEN" in (console_server.root / ".env").read_text()
+
+    # Pick School 2.
+    page.check("input[aria-label='School 2']")
+    page.click("text=Link the selected schools")
+    page.wait_for_selector("text=Linked 1 school")
+
+    # Options, with the source's values on screen.
+    ids = page.inner_text("#options table")
+    assert "Student Number" in ids and "0 of 633" in ids
+    assert page.locator("input[name=include_type][value='Parent/Guardian']").is_checked()
+    assert "(350)" in page.inner_text("#options fieldset:has(input[value=type])"), "Family: 350 links"
+    page.check("#id-student_number")
+    page.check("input[name=include_type][value='Family']")
+    # A broken template is refused, with the error next to the class name field, and nothing written.
+    page.fill("#class_name", "{{ section.name ")
+    page.click("#options button[value=save]")
+    assert page.locator("#options .field-error", has_text="sections.class_name").count() >= 1
+    assert "section.name \"" not in (console_server.root / "districts/lincoln-unified/mapping.yml").read_text()
+    page.fill("#class_name", "{{ section.name }}")
+    page.check("#id-student_number")
+    page.click("#options button[value=save]")
+    page.wait_for_selector("text=Options saved")
+    shot(page, tmp_path, "2-options")
+    mapping = yaml.safe_load((console_server.root / "districts/lincoln-unified/mapping.yml").read_text())
+    assert mapping["students"]["id_field"] == "student_number"
+    assert mapping["contacts"]["field"] == "type"
+    assert sorted(mapping["contacts"]["include"]) == ["Family", "Parent/Guardian"]
+    assert mapping["communities"]["schools"] == [SCHOOL_2]
+
+    # Preview: a dry run, then its plan; nothing is written.
+    text = press_and_watch(page, "#import button[value=preview]", tmp_path)
+    assert "finished" in text, text
+    page.click("text=Read the preview of run")
+    assert page.inner_text("#run-status") == "Dry run: nothing was changed"
+    assert query(database, "SELECT count(*) FROM people") == [(0,)]
+
+    # Import Now: "Sync in progress", then Last Import Status with the store's counts.
+    page.goto(url + "/schools/lincoln-unified/school-2")
+    text = press_and_watch(page, "#import button[value=import]", tmp_path, picture="3-sync-in-progress")
+    assert "finished" in text, text
+    page.click("text=Last Import Status: run")
+    assert page.inner_text("#run-status") == "Completed"
+    shot(page, tmp_path, "4-last-import-status")
+    students = query(
+        database,
+        "SELECT count(*) FROM community_members m JOIN communities c ON c.id = m.community_id "
+        "JOIN people p ON p.id = m.person_id WHERE c.key = ? AND p.kind = 'student'",
+        [KEY],
+    )[0][0]
+    assert _count(page, "students", "added") == students == 633
+    classes = query(database, "SELECT count(*) FROM classes c JOIN communities k ON k.id = c.community_id WHERE k.key = ?", [KEY])[0][0]
+    assert _count(page, "classes", "added") == classes
+    assert query(database, "SELECT DISTINCT student_id_field FROM people WHERE kind = 'student'") == [("student_number",)]
+    parents = query(database, "SELECT count(*) FROM people WHERE kind = 'parent'")[0][0]
+    assert _count(page, "parents", "added") == parents > 137, "Parent/Guardian and Family contacts"
+
+    # A held run: a new class name template renames every class, over the 50% limit on updates.
+    page.goto(url + "/schools/lincoln-unified/school-2")
+    page.fill("#class_name", "{{ section.name }} - {{ school.name }}")
+    page.click("#options button[value=save]")
+    page.wait_for_selector("text=Options saved")
+    press_and_watch(page, "#import button[value=import]", tmp_path)
+    page.click("text=Last Import Status: run")
+    assert page.inner_text("#run-status") == "Held for approval: nothing was changed"
+    assert page.locator("text=over the safety limits").count() >= 1
+    shot(page, tmp_path, "5-held")
+    held = int(re.search(r"run (\d+)", page.url.replace("/runs/", " run ")).group(1))
+    assert query(database, "SELECT count(*) FROM classes WHERE name LIKE '% - School 2'") == [(0,)]
+    page.click("button:text('Approve')")
+    page.wait_for_selector(f"text=Run {held} approved and applied.")
+    assert page.inner_text("#run-status") == "Completed"
+    assert query(database, "SELECT count(*) FROM classes WHERE name LIKE '% - School 2'") == [(classes,)]
+
+    # Scheduled import on: the school's nightly schedule, as Meltano lists it.
+    page.goto(url + "/schools/lincoln-unified/school-2")
+    page.check("input[name=scheduled]")
+    page.click("#settings button[type=submit]")
+    page.wait_for_selector("text=the scheduled import is on")
+    schedules = console_server.meltano("schedule", "list", "--format=json")
+    assert "nightly-lincoln-unified-school-2" in schedules.stdout, schedules.stderr[-2000:]
+
+    # Manage: the classes as the store has them; a rename sticks.
+    page.click("text=Manage")
+    assert page.locator("#classes tr").count() == classes + 1
+    shot(page, tmp_path, "6-manage")
+    page.goto(url + "/schools/lincoln-unified/school-2/history")
+    assert page.locator("svg.chart rect").count() >= 2
+    shot(page, tmp_path, "7-history")
