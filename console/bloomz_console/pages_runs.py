@@ -14,7 +14,8 @@ from bloomz_console.pages_school import community_key
 from bloomz_console.project import District, School
 from bloomz_console.web import console, flash, login_required, posted, redirect, render, school_of
 
-PLAN_LIMIT = 300
+PLAN_LIMIT = 100
+ISSUES_SHOWN = 20
 
 
 def _key(request: Request, district: District, school: School) -> tuple[str, str]:
@@ -88,6 +89,7 @@ async def run_page(request: Request) -> Response:
         entities=engine.PLAN_ENTITIES,
         actions=engine.PLAN_ACTIONS,
         can_undo=bool(applied) and applied[0] == run_id,
+        shown_issues=len(issues) if request.query_params.get("issues") == "all" else ISSUES_SHOWN,
     )
 
 

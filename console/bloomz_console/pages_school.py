@@ -148,7 +148,8 @@ def _env(state: Any, school: School, switches: dict[str, bool]) -> dict[str, str
 
 def _command(state: Any, district: District, school: School, switches: dict[str, bool]) -> str:
     env = _env(state, school, switches)
-    words = [f"{k}={v}" for k, v in env.items() if not k.endswith("_DATABASE")]
+    # the switches turned on, and what differs from the school loader's own settings
+    words = [f"{k}={v}" for k, v in env.items() if v == "true" or k.endswith("_SCHEDULED")]
     return " ".join([*words, "meltano", *state.project.meltano_command("run", school.extractor, school.loader)[1:]])
 
 

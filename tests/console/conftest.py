@@ -67,7 +67,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory, demo_sandbox: Sandb
     port = free_port()
     process = subprocess.Popen(
         [str(BIN / "bloomz-sync"), "--database", str(database), "console", "--project", str(root),
-         "--port", str(port)],
+         "--port", str(port), "--max-upload-mb", "5"],
         env=env, stdout=subprocess.DEVNULL, stderr=(root / "console.log").open("wb"),
     )
     url = f"http://127.0.0.1:{port}"

@@ -138,9 +138,15 @@ def test_link_pick_options_import_approve_schedule(console_server: RunningConsol
     schedules = console_server.meltano("schedule", "list", "--format=json")
     assert "nightly-lincoln-unified-school-2" in schedules.stdout, schedules.stderr[-2000:]
 
-    # Manage: the classes as the store has them; a rename sticks.
+    # Manage: the classes as the store has them; a rename made here sticks (name_edited).
     page.click("text=Manage")
     assert page.locator("#classes tr").count() == classes + 1
+    first = page.locator("#classes tr").nth(1)
+    first.locator("summary").click()
+    first.locator("input[name=name]").fill("Room 12 Hawks")
+    first.locator("button:text('Rename')").click()
+    page.wait_for_selector("text=the sync keeps this name")
+    assert query(database, "SELECT name_edited FROM classes WHERE name = 'Room 12 Hawks'") == [(True,)]
     shot(page, tmp_path, "6-manage")
     page.goto(url + "/schools/lincoln-unified/school-2/history")
     assert page.locator("svg.chart rect").count() >= 2
