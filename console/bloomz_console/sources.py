@@ -87,7 +87,7 @@ def _now() -> str:
 def test_link(kind: Kind, config: dict[str, Any]) -> LinkReport:
     """Connect with the tap's client and list the district's schools; never raises for a bad link."""
     report = LinkReport(checked_at=_now())
-    config = {k: v for k, v in config.items() if k != "batch_config" and v not in (None, "")}
+    config = {k: v for k, v in config.items() if k != "batch_config" and v is not None}
     try:
         if kind.source == "clever":
             _test_clever(config, report)
