@@ -14,7 +14,7 @@ from bloomz_console.pages_school import community_key
 from bloomz_console.project import District, School
 from bloomz_console.web import console, flash, login_required, posted, redirect, render, school_of
 
-PLAN_LIMIT = 100
+PLAN_LIMIT = 50
 ISSUES_SHOWN = 20
 
 

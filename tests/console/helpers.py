@@ -19,10 +19,11 @@ def sign_in(page: Any, url: str) -> None:
     page.wait_for_selector("text=Signed in as admin")
 
 
-def shot(page: Any, tmp_path: Path, name: str) -> Path:
-    """A full-page screenshot, in the test's folder and under output/ to look at after the run."""
+def shot(page: Any, tmp_path: Path, name: str, *, full_page: bool = True) -> Path:
+    """A screenshot (the whole page, or what the window shows), in the test's folder and under output/ to
+    look at after the run."""
     path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     (SHOTS / path.name).write_bytes(path.read_bytes())
     return path

@@ -99,7 +99,7 @@ def test_link_pick_options_import_approve_schedule(console_server: RunningConsol
     assert "finished" in text, text
     page.click("text=Last Import Status: run")
     assert page.inner_text("#run-status") == "Completed"
-    shot(page, tmp_path, "4-last-import-status")
+    shot(page, tmp_path, "4-last-import-status", full_page=False)
     students = query(
         database,
         "SELECT count(*) FROM community_members m JOIN communities c ON c.id = m.community_id "
@@ -122,7 +122,7 @@ def test_link_pick_options_import_approve_schedule(console_server: RunningConsol
     page.click("text=Last Import Status: run")
     assert page.inner_text("#run-status") == "Held for approval: nothing was changed"
     assert page.locator("text=over the safety limits").count() >= 1
-    shot(page, tmp_path, "5-held")
+    shot(page, tmp_path, "5-held", full_page=False)
     held = int(re.search(r"run (\d+)", page.url.replace("/runs/", " run ")).group(1))
     assert query(database, "SELECT count(*) FROM classes WHERE name LIKE '% - School 2'") == [(0,)]
     page.click("button:text('Approve')")
