@@ -7,7 +7,6 @@ Each area of the product keeps its commands in its own module (``commands_*.py``
 from __future__ import annotations
 
 import click
-
 from bloomz_console.cli import console
 
 from bloomz_sync import commands_edit, commands_mapping, commands_people, commands_store

@@ -29,9 +29,12 @@ from bloomz_console.web import Console, flash, posted, redirect, render, templat
 
 SESSION_HOURS = 8
 HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
-     b"form-action 'self'; base-uri 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"frame-ancestors 'none'; "
+        b"form-action 'self'; base-uri 'none'",
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
@@ -67,7 +70,10 @@ class Protections:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [*message.get("headers", []), *(h for h in HEADERS if h[0] not in present)]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *(h for h in HEADERS if h[0] not in present),
+                ]
             await send(message)
 
         await self.app(scope, bounded, with_headers)
@@ -99,7 +105,12 @@ async def logout(request: Request) -> Response:
 def _safe_next(target: str | None) -> str:
     """Only a path of this console (no scheme, no host): a login never sends anyone elsewhere."""
     parsed = urlparse(target or "/")
-    if parsed.scheme or parsed.netloc or not (target or "/").startswith("/") or (target or "").startswith("//"):
+    if (
+        parsed.scheme
+        or parsed.netloc
+        or not (target or "/").startswith("/")
+        or (target or "").startswith("//")
+    ):
         return "/"
     return target or "/"
 

@@ -18,8 +18,11 @@ def _project(ctx: click.Context, root: Path, environment: str | None) -> Project
     if not (root / "meltano.yml").is_file():
         raise click.ClickException(f"{root} is not a Meltano project (no meltano.yml): pass --project DIR")
     database = Path(ctx.find_root().obj["database"])
-    return Project(root=root.resolve(), database=(database if database.is_absolute() else root / database).resolve(),
-                   environment=environment)
+    return Project(
+        root=root.resolve(),
+        database=(database if database.is_absolute() else root / database).resolve(),
+        environment=environment,
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -51,8 +54,13 @@ _project_option = click.option(
     help="Listen on a non-loopback --host. Put a TLS proxy in front: the console shows children's data.",
 )
 @click.option("--environment", help="The Meltano environment for imports and settings (default: Meltano's).")
-@click.option("--max-upload-mb", type=click.IntRange(1, 4096), default=200, show_default=True,
-              help="Largest CSV bundle upload.")
+@click.option(
+    "--max-upload-mb",
+    type=click.IntRange(1, 4096),
+    default=200,
+    show_default=True,
+    help="Largest CSV bundle upload.",
+)
 @click.pass_context
 def console(
     ctx: click.Context,
@@ -80,7 +88,9 @@ def console(
 
     hosts = ["127.0.0.1", "localhost", "[::1]", "::1"] if is_loopback(host) else ["*"]
     app = create_app(project, allowed_hosts=hosts, max_upload=max_upload_mb * 2**20)
-    click.echo(f"bloomz-sync console on http://{host}:{port} (project {project.root}, store {project.database})")
+    click.echo(
+        f"bloomz-sync console on http://{host}:{port} (project {project.root}, store {project.database})"
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
 
 

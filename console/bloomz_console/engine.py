@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -165,7 +165,9 @@ def plan(
     con: duckdb.DuckDBPyConnection, run_id: int, entity: str | None, action: str | None, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
     """The run's plan rows (filtered by entity and action), at most ``limit``, and how many matched."""
-    where = "run_id = $run AND ($entity IS NULL OR entity = $entity) AND ($action IS NULL OR action = $action)"
+    where = (
+        "run_id = $run AND ($entity IS NULL OR entity = $entity) AND ($action IS NULL OR action = $action)"
+    )
     params = {"run": run_id, "entity": entity, "action": action}
     total = con.execute(f"SELECT count(*) FROM plan_rows WHERE {where}", params).fetchone()
     found = rows(
@@ -249,7 +251,7 @@ def community_admins(con: duckdb.DuckDBPyConnection, key: str) -> list[dict[str,
 
 def edit(con: duckdb.DuckDBPyConnection, action: str, *args: str) -> str:
     """One edit as the Bloomz app makes it (edits.py): the sync respects it afterwards."""
-    functions = {
+    functions: dict[str, Callable[..., str]] = {
         "rename": edits.rename_class,
         "archive": edits.archive_class,
         "revive": edits.revive_class,
@@ -317,7 +319,9 @@ def map_sections(con: duckdb.DuckDBPyConnection, mapping: Mapping, school_id: st
     map_step.map_sections(con, mapping)
 
 
-def contact_values(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> list[tuple[str, str | None, int, bool]]:
+def contact_values(
+    con: duckdb.DuckDBPyConnection, mapping: Mapping
+) -> list[tuple[str, str | None, int, bool]]:
     """(field, value, links, imported?) of both contact fields, over ``stg_student_contacts``."""
     return runs.contact_field_values(con, mapping)
 

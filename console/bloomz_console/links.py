@@ -34,7 +34,8 @@ def snapshot_key(district: District) -> str:
 
 def test(project: Project, tasks: Tasks, district: District) -> sources.LinkReport:
     """Test the link with the settings Meltano resolves for the district's extractor; start its snapshot."""
-    assert district.kind is not None and district.extractor is not None
+    assert district.kind is not None
+    assert district.extractor is not None
     config = project.plugin_config(district.extractor)
     found = sources.test_link(district.kind, config)
     path = report_path(project, district)

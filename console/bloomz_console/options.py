@@ -99,7 +99,10 @@ def _form(document: dict[str, Any], school_id: str, school_slug: str) -> Form:
         keep_manual_staff=bool(get("options", "keep_manual_staff", default=True)),
         recreate_archived=bool(get("options", "recreate_archived", default=False)),
         limits={
-            kind: {entity: dict(get("safety_limits", kind, entity, default={}) or {}) for entity in LIMIT_ENTITIES}
+            kind: {
+                entity: dict(get("safety_limits", kind, entity, default={}) or {})
+                for entity in LIMIT_ENTITIES
+            }
             for kind in LIMIT_KINDS
         },
     )
@@ -128,7 +131,11 @@ def form_from_post(data: Any) -> Form:
         leave_out_types=[str(v) for v in data.getlist("leave_out_type")],
         leave_out_names=str(data.get("leave_out_names") or ""),
     )
-    chosen = data.getlist(f"include_{form.contact_field}") if form.contact_field in ("relationship", "type") else []
+    chosen = (
+        data.getlist(f"include_{form.contact_field}")
+        if form.contact_field in ("relationship", "type")
+        else []
+    )
     others = [v.strip() for v in str(data.get(f"include_other_{form.contact_field}") or "").split(",")]
     form.contact_include = list(dict.fromkeys([*map(str, chosen), *filter(None, others)]))
     for kind in LIMIT_KINDS:
@@ -138,6 +145,7 @@ def form_from_post(data: Any) -> Form:
             for unit, cast in (("percent", float), ("count", int)):
                 text = str(data.get(f"{kind}_{entity}_{unit}") or "").strip()
                 if text:
+                    number: Any
                     try:
                         number = cast(text)
                     except ValueError:
@@ -181,8 +189,12 @@ def _apply(document: CommentedMap, form: Form, school_id: str, school_slug: str)
     contacts["include"] = CommentedSeq(form.contact_include)
     sections = _section(document, "sections")
     sections["class_name"] = form.class_name
-    rules = [r for r in sections.get("rules") or [] if not str(r.get("name", "")).startswith(f"console: {school_slug} ")]
-    mine = []
+    rules = [
+        r
+        for r in sections.get("rules") or []
+        if not str(r.get("name", "")).startswith(f"console: {school_slug} ")
+    ]
+    mine: list[tuple[str, dict[str, Any]]] = []
     if form.leave_out_subjects:
         mine.append((rule_name(school_slug, "subjects"), {"subject": form.leave_out_subjects}))
     for section_type in form.leave_out_types[:1]:  # a rule takes one type; two types leave out every section

@@ -57,7 +57,9 @@ async def link_save(request: Request) -> Response:
         missing.append("CSV bundle (a .zip file)")
     if not name or missing:
         error = "Fill in: " + ", ".join(["District name"] * (not name) + missing)
-        return render(request, "link.html", 400, kinds=KINDS, kind=kind, values={**values, "name": name}, error=error)
+        return render(
+            request, "link.html", 400, kinds=KINDS, kind=kind, values={**values, "name": name}, error=error
+        )
     settings = {f.name: values[f.name] for f in kind.fields if not f.secret and values[f.name]}
     try:
         if isinstance(upload, UploadFile) and upload.filename:
@@ -68,7 +70,9 @@ async def link_save(request: Request) -> Response:
                 state.project.set_secret(str(district.extractor), field.name, values[field.name])
         found = links.test(state.project, state.tasks, district)
     except (ProjectError, BundleTooLarge) as err:
-        return render(request, "link.html", 400, kinds=KINDS, kind=kind, values={**values, "name": name}, error=str(err))
+        return render(
+            request, "link.html", 400, kinds=KINDS, kind=kind, values={**values, "name": name}, error=str(err)
+        )
     flash(request, "ok" if found.ok else "error", _tested(found.ok))
     return redirect(f"/districts/{district.slug}")
 
@@ -93,7 +97,9 @@ async def _save_bundle(request: Request, slug: str, upload: UploadFile) -> Path:
             if written > state.max_upload:
                 file.close()
                 path.unlink()
-                raise BundleTooLarge(f"The bundle is larger than the console takes ({state.max_upload // 2**20} MB).")
+                raise BundleTooLarge(
+                    f"The bundle is larger than the console takes ({state.max_upload // 2**20} MB)."
+                )
             file.write(chunk)
     return path
 
@@ -126,7 +132,11 @@ def _secrets_set(state: Any, district: District) -> dict[str, bool]:
     if district.kind is None:
         return {}
     env = state.project.root / ".env"
-    names = {line.split("=", 1)[0].strip() for line in env.read_text().splitlines() if "=" in line} if env.is_file() else set()
+    names = (
+        {line.split("=", 1)[0].strip() for line in env.read_text().splitlines() if "=" in line}
+        if env.is_file()
+        else set()
+    )
     prefix = str(district.extractor).upper().replace("-", "_")
     return {f.name: f"{prefix}_{f.name.upper()}" in names for f in district.kind.fields if f.secret}
 
@@ -137,7 +147,11 @@ async def district_test(request: Request) -> Response:
     district = district_of(request)
     await posted(request)
     found = links.test(state.project, state.tasks, district)
-    flash(request, "ok" if found.ok else "error", "Connected." if found.ok else "The connection test failed: see below.")
+    flash(
+        request,
+        "ok" if found.ok else "error",
+        "Connected." if found.ok else "The connection test failed: see below.",
+    )
     return redirect(f"/districts/{district.slug}")
 
 
@@ -179,7 +193,11 @@ async def district_pick(request: Request) -> Response:
         school = state.project.add_school(district, school_id, known[school_id])
         options.add_school(district.mapping_file, school_id)
         district = state.project.district(district.slug) or district
-    flash(request, "ok", f"Linked {len(picked)} school{'s' * (len(picked) > 1)}: choose the options, then import.")
+    flash(
+        request,
+        "ok",
+        f"Linked {len(picked)} school{'s' * (len(picked) > 1)}: choose the options, then import.",
+    )
     assert school is not None
     return redirect(f"/schools/{district.slug}/{school.slug}")
 

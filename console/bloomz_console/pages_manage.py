@@ -89,8 +89,12 @@ async def family_codes(request: Request) -> Response:
     with engine.store(state.project.database) as con:
         if con is None:
             raise HTTPException(404, "Nothing imported yet.")
-        page = engine.family_code_letters(con, key, name, config.get("signup_url") or "https://bloomz.net/join")
-    return HTMLResponse(page, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+        page = engine.family_code_letters(
+            con, key, name, config.get("signup_url") or "https://bloomz.net/join"
+        )
+    return HTMLResponse(
+        page, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+    )
 
 
 @login_required

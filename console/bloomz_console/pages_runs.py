@@ -104,7 +104,12 @@ async def run_email(request: Request) -> Response:
         if con is None or key not in engine.run_scope(con, run_id):
             raise HTTPException(404, "No such run of this school.")
         _, html = engine.status_email(con, run_id, key)
-    return HTMLResponse(html, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"})
+    return HTMLResponse(
+        html,
+        headers={
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+        },
+    )
 
 
 @login_required
@@ -157,7 +162,9 @@ async def history(request: Request) -> Response:
     with engine.store(state.project.database) as con:
         runs: list[dict[str, Any]] = engine.runs_of(con, key) if con is not None else []
         for run in runs:
-            run["summary_counts"] = engine.summary(con, run["id"], key).get("counts", {}) if con is not None else {}
+            run["summary_counts"] = (
+                engine.summary(con, run["id"], key).get("counts", {}) if con is not None else {}
+            )
     return render(
         request,
         "history.html",

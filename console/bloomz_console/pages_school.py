@@ -32,8 +32,14 @@ def import_key(key: str) -> str:
     return f"import:{key}"
 
 
-def _page(request: Request, district: District, school: School, loaded: options.Loaded, status_code: int = 200,
-          **extra: Any) -> Response:
+def _page(
+    request: Request,
+    district: District,
+    school: School,
+    loaded: options.Loaded,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
     state = console(request)
     name = links.school_name(state.project, district, school.school_id)
     key = community_key(district, school, loaded.mapping, name)
@@ -68,7 +74,9 @@ def _page(request: Request, district: District, school: School, loaded: options.
         admins=_invite_choices(source, members),
         notify_roles=NOTIFY_ROLES,
         notify_to=list(school.loader_config.get("notify_to") or ["School Admin"]),
-        nobody=[role for role in school.loader_config.get("notify_to") or ["School Admin"] if role not in holders],
+        nobody=[
+            role for role in school.loader_config.get("notify_to") or ["School Admin"] if role not in holders
+        ],
         has_store_members=bool(members),
         command=_command(state, district, school, {}),
         labels=engine.STATUS_LABELS,
@@ -77,21 +85,32 @@ def _page(request: Request, district: District, school: School, loaded: options.
     )
 
 
-def _invite_choices(source: values.SchoolValues | None, members: list[dict[str, Any]]) -> list[dict[str, str]]:
+def _invite_choices(
+    source: values.SchoolValues | None, members: list[dict[str, Any]]
+) -> list[dict[str, str]]:
     """The school's admins, from Bloomz (School Admins) and from the source (its admins), by e-mail."""
     found: dict[str, dict[str, str]] = {}
     for member in members:
         if member["role"] == "School Admin" and member["email"]:
-            found[member["email"]] = {"email": member["email"], "name": member["name"], "from": "School Admin in Bloomz"}
+            found[member["email"]] = {
+                "email": member["email"],
+                "name": member["name"],
+                "from": "School Admin in Bloomz",
+            }
     for admin in source.admins if source else []:
-        found.setdefault(admin["email"].lower(), {"email": admin["email"].lower(), "name": admin["name"], "from": "admin in the source"})
+        found.setdefault(
+            admin["email"].lower(),
+            {"email": admin["email"].lower(), "name": admin["name"], "from": "admin in the source"},
+        )
     return sorted(found.values(), key=lambda a: a["name"])
 
 
 @login_required
 async def school_page(request: Request) -> Response:
     district, school = school_of(request)
-    return _page(request, district, school, options.load(district.mapping_file, school.school_id, school.slug))
+    return _page(
+        request, district, school, options.load(district.mapping_file, school.school_id, school.slug)
+    )
 
 
 @login_required
@@ -100,7 +119,9 @@ async def save_options(request: Request) -> Response:
     district, school = school_of(request)
     form = await posted(request)
     write = form.get("action") == "save"
-    loaded = options.save(district.mapping_file, options.form_from_post(form), school.school_id, school.slug, write=write)
+    loaded = options.save(
+        district.mapping_file, options.form_from_post(form), school.school_id, school.slug, write=write
+    )
     if loaded.errors:
         return _page(request, district, school, loaded, 400, previewing=True)
     if write:
@@ -119,14 +140,22 @@ async def save_settings(request: Request) -> Response:
     notify_to = [str(r) for r in form.getlist("notify_to") if r in NOTIFY_ROLES]
     scheduled = form.get("scheduled") == "on"
     if scheduled and not school.scheduled and not _imported(state, district, school):
-        flash(request, "error", "Run a first import (Import Now) before turning the scheduled import on: "
-                                "a nightly sync builds on it.")
+        flash(
+            request,
+            "error",
+            "Run a first import (Import Now) before turning the scheduled import on: "
+            "a nightly sync builds on it.",
+        )
         scheduled = False
     state.project.set_school_settings(
         district, school, {"invite_from": invite_from, "notify_to": notify_to or None}, scheduled
     )
-    flash(request, "ok", "Settings saved to districts/%s/meltano.yml; the scheduled import is %s."
-          % (district.slug, "on (nightly at 02:00)" if scheduled else "off"))
+    flash(
+        request,
+        "ok",
+        f"Settings saved to districts/{district.slug}/meltano.yml; the scheduled import is "
+        + ("on (nightly at 02:00)." if scheduled else "off."),
+    )
     return redirect(f"/schools/{district.slug}/{school.slug}#settings")
 
 
@@ -150,7 +179,9 @@ def _command(state: Any, district: District, school: School, switches: dict[str,
     env = _env(state, school, switches)
     # the switches turned on, and what differs from the school loader's own settings
     words = [f"{k}={v}" for k, v in env.items() if v == "true" or k.endswith("_SCHEDULED")]
-    return " ".join([*words, "meltano", *state.project.meltano_command("run", school.extractor, school.loader)[1:]])
+    return " ".join(
+        [*words, "meltano", *state.project.meltano_command("run", school.extractor, school.loader)[1:]]
+    )
 
 
 @login_required
@@ -169,12 +200,17 @@ async def start_import(request: Request) -> Response:
     if loaded.mapping is None:
         flash(request, "error", "The mapping file has errors (see Options): fix them before importing.")
         return redirect(here + "#options")
-    key = community_key(district, school, loaded.mapping, links.school_name(state.project, district, school.school_id))
+    key = community_key(
+        district, school, loaded.mapping, links.school_name(state.project, district, school.school_id)
+    )
     held = [line for line in engine.in_progress(state.project.database) if f" {key}:" in line]
     if held:
         flash(request, "error", f"Sync in progress: {held[0]}. Try again when it has ended.")
         return redirect(here)
-    env = {**_env(state, school, switches), f"{school.loader.upper().replace('-', '_')}_DRY_RUN": str(dry_run).lower()}
+    env = {
+        **_env(state, school, switches),
+        f"{school.loader.upper().replace('-', '_')}_DRY_RUN": str(dry_run).lower(),
+    }
     title = ("Preview (dry run)" if dry_run else "Import") + f" of {school.slug}"
     try:
         state.tasks.run_process(
@@ -196,7 +232,7 @@ async def start_import(request: Request) -> Response:
 async def progress(request: Request) -> Response:
     """What the page's "Sync in progress" shows, polled every few seconds."""
     state = console(request)
-    district, school = school_of(request)
+    district, _school = school_of(request)
     key = request.query_params.get("key", "")
     task: Task | None = state.tasks.get(import_key(key))
     snapshot = state.tasks.get(links.snapshot_key(district))

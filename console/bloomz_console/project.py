@@ -65,11 +65,16 @@ KINDS = {
             "tap-clever",
             "clever",
             (
-                Field("district_token", "District Auth Token", True, "From your Bloomz Customer Success contact."),
+                Field(
+                    "district_token",
+                    "District Auth Token",
+                    True,
+                    "From your Bloomz Customer Success contact.",
+                ),
                 Field(
                     "admin_email",
                     "Your e-mail (the admin linking the schools)",
-                    help="Clever must list this e-mail as a district admin, or as staff of every school linked.",
+                    help="Clever must list it as a district admin, or as staff of every linked school.",
                 ),
             ),
         ),
@@ -80,9 +85,19 @@ KINDS = {
             "tap-oneroster",
             "oneroster",
             (
-                Field("client_id", "Client ID", help="Product Setup > Skyward Contact Access > Secured User > API."),
-                Field("client_secret", "Secret Key", True, "Shown with the Client ID on the user's API button."),
-                Field("base_url", "Server URL", help="The OneRoster API URL of District Setup > API Configuration."),
+                Field(
+                    "client_id",
+                    "Client ID",
+                    help="Product Setup > Skyward Contact Access > Secured User > API.",
+                ),
+                Field(
+                    "client_secret", "Secret Key", True, "Shown with the Client ID on the user's API button."
+                ),
+                Field(
+                    "base_url",
+                    "Server URL",
+                    help="The OneRoster API URL of District Setup > API Configuration.",
+                ),
                 Field("token_url", "Authentication URL", help="The Authentication URL of the same page."),
             ),
         ),
@@ -223,7 +238,9 @@ class Project:
             if kind is not None:
                 district.kind, district.extractor = kind, name
                 district.extractor_config = dict(plugin.get("config") or {})
-        district.loader = next((n for n, p in loaders.items() if p.get("inherit_from") == "target-bloomz"), None)
+        district.loader = next(
+            (n for n, p in loaders.items() if p.get("inherit_from") == "target-bloomz"), None
+        )
         if district.extractor is None or district.loader is None:
             district.problems.append(
                 f"{DISTRICTS}/{folder.name}/{INCLUDE} has no extractor inheriting from "
@@ -298,9 +315,11 @@ class Project:
             "edit it by hand freely (the console reads it back). Secrets are in .env (meltano config set)."
         )
         write_yaml(folder / INCLUDE, document)
-        mapping = CommentedMap(extends=kind.source, description=name, communities=CommentedMap(schools=CommentedSeq()))
+        mapping = CommentedMap(
+            extends=kind.source, description=name, communities=CommentedMap(schools=CommentedSeq())
+        )
         mapping.yaml_set_start_comment(
-            f"{name}: the district's mapping file (mappings/README.md). It extends the {kind.source} defaults."
+            f"{name}: the district's mapping file (mappings/README.md), over the {kind.source} defaults."
         )
         write_yaml(folder / MAPPING, mapping)
         district = self.district(slug)
@@ -311,11 +330,17 @@ class Project:
         """A school's own extractor and loader (its own feed, state id and lock) and its nightly job."""
         if (found := district.school_of(school_id)) is not None:
             return found
-        assert district.extractor and district.loader and district.kind
+        assert district.extractor
+        assert district.loader
+        assert district.kind
         names = self.taken_names()
         slug = base = slugify(name) or slugify(school_id)
         number = 2
-        while {f"{district.extractor}-{slug}", f"{district.loader}-{slug}", f"nightly-{district.slug}-{slug}"} & names:
+        while {
+            f"{district.extractor}-{slug}",
+            f"{district.loader}-{slug}",
+            f"nightly-{district.slug}-{slug}",
+        } & names:
             slug, number = f"{base}-{number}", number + 1
         document = load_yaml(district.include_file)
         plugins = document.setdefault("plugins", CommentedMap())
@@ -353,7 +378,9 @@ class Project:
                 settings[name] = value
         write_yaml(district.include_file, document)
 
-    def set_school_settings(self, district: District, school: School, config: dict[str, Any], scheduled: bool) -> None:
+    def set_school_settings(
+        self, district: District, school: School, config: dict[str, Any], scheduled: bool
+    ) -> None:
         """The school's loader settings (None removes one) and whether its nightly schedule exists."""
         document = load_yaml(district.include_file)
         loader = next(p for p in document["plugins"]["loaders"] if p.get("name") == school.loader)
@@ -385,9 +412,9 @@ class Project:
             except ProjectError:
                 continue
             for plugins in (document.get("plugins") or {}).values():
-                names.update(p.get("name") for p in plugins or [] if isinstance(p, dict))
+                names.update(str(p.get("name")) for p in plugins or [] if isinstance(p, dict))
             for group in ("jobs", "schedules"):
-                names.update(j.get("name") for j in document.get(group) or [] if isinstance(j, dict))
+                names.update(str(j.get("name")) for j in document.get(group) or [] if isinstance(j, dict))
         return names
 
     # -- Meltano -----------------------------------------------------------------------------------------
@@ -396,7 +423,9 @@ class Project:
         environment = [f"--environment={self.environment}"] if self.environment else []
         return [meltano_executable(), *environment, *args]
 
-    def meltano(self, *args: str, stdin: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def meltano(
+        self, *args: str, stdin: str | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             self.meltano_command(*args),
             cwd=self.root,
@@ -418,7 +447,9 @@ class Project:
         """The plugin's whole configuration as Meltano resolves it (secrets included: keep it in memory)."""
         done = self.meltano("invoke", "--dump=config", plugin)
         if done.returncode != 0:
-            raise ProjectError(f"meltano could not resolve the settings of {plugin}: {last_line(done.stderr)}")
+            raise ProjectError(
+                f"meltano could not resolve the settings of {plugin}: {last_line(done.stderr)}"
+            )
         config: dict[str, Any] = json.loads(done.stdout)
         return config
 

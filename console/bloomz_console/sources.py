@@ -115,7 +115,9 @@ def _test_clever(config: dict[str, Any], report: LinkReport) -> None:
         resource, params = clever_connection.PROBES[scope]
         if next(iter(fetch(resource, params | {"limit": 1})), None) is None:
             report.warnings.append(
-                NO_CONTACTS if scope == "read:student_contacts" else f"{what.capitalize()} are not shared: {loss}."
+                NO_CONTACTS
+                if scope == "read:student_contacts"
+                else f"{what.capitalize()} are not shared: {loss}."
             )
     email = config.get("admin_email")
     if not email:
@@ -139,7 +141,9 @@ def _test_oneroster(config: dict[str, Any], report: LinkReport) -> None:
         if oneroster_mapping.is_school(o)
     ]
     if not report.schools:
-        report.problems.append("The credentials see no school: check that the API user may read every school.")
+        report.problems.append(
+            "The credentials see no school: check that the API user may read every school."
+        )
 
 
 # -- the snapshot ----------------------------------------------------------------------------------------

@@ -42,7 +42,8 @@ def school_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
                (SELECT count(*) FROM stg_students x WHERE list_contains(x.school_ids, s.id)) AS students,
                (SELECT count(*) FROM stg_staff x WHERE list_contains(x.school_ids, s.id)) AS staff,
                (SELECT count(DISTINCT c.contact_id) FROM stg_student_contacts c
-                JOIN stg_students x ON x.id = c.student_id WHERE list_contains(x.school_ids, s.id)) AS contacts
+                JOIN stg_students x ON x.id = c.student_id
+                WHERE list_contains(x.school_ids, s.id)) AS contacts
            FROM stg_schools s""",
     )
     return {row.pop("id"): row for row in found}
@@ -52,7 +53,9 @@ def school_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
 class SchoolValues:
     students: int = 0
     id_fields: list[dict[str, Any]] = field(default_factory=list)  # field, label, samples, missing
-    contact_values: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # field -> value, n, imported
+    contact_values: dict[str, list[dict[str, Any]]] = field(
+        default_factory=dict
+    )  # field -> value, n, imported
     subjects: list[tuple[str, int]] = field(default_factory=list)
     section_types: list[tuple[str, int]] = field(default_factory=list)
     sections: int = 0
@@ -83,15 +86,21 @@ def school_values(
         samples = [
             row[0]
             for row in con.execute(
-                f"SELECT DISTINCT {name} FROM school_students WHERE {name} IS NOT NULL ORDER BY 1 LIMIT {SAMPLES}"
+                f"SELECT DISTINCT {name} FROM school_students WHERE {name} IS NOT NULL "
+                f"ORDER BY 1 LIMIT {SAMPLES}"
             ).fetchall()
         ]
         missing = _one(con, f"SELECT count(*) FROM school_students WHERE {name} IS NULL OR trim({name}) = ''")
         values.id_fields.append({"field": name, "label": label, "samples": samples, "missing": missing})
     for column in ("relationship", "type"):
         values.contact_values[column] = [
-            {"value": value, "count": n, "imported": bool(mapping and mapping.contact_field == column
-                                                         and mapping.imports_contact({column: value}))}
+            {
+                "value": value,
+                "count": n,
+                "imported": bool(
+                    mapping and mapping.contact_field == column and mapping.imports_contact({column: value})
+                ),
+            }
             for value, n in con.execute(
                 f"SELECT {column}, count(*) FROM stg_student_contacts GROUP BY ALL ORDER BY 2 DESC, 1"
             ).fetchall()
@@ -125,7 +134,8 @@ def _classes(
     values.classes = engine.rows(
         con,
         """SELECT m.section_id, s.name AS section, m.selected, m.rule, m.class_name, m.problem,
-               CASE WHEN m.selected AND m.class_name <> '' THEN first_value(m.section_id) OVER w END AS holder,
+               CASE WHEN m.selected AND m.class_name <> ''
+                    THEN first_value(m.section_id) OVER w END AS holder,
                CASE WHEN m.selected AND m.class_name <> '' THEN first_value(s.name) OVER w END AS holder_name
            FROM map_sections m JOIN main.stg_sections s ON s.id = m.section_id
            WINDOW w AS (PARTITION BY m.selected AND m.class_name <> '', lower(trim(m.class_name))

@@ -74,7 +74,9 @@ async def posted(request: Request) -> FormData:
     form = await request.form(max_files=1, max_fields=1000)
     token = form.get("csrf")
     if not auth.csrf_ok(request.session, token if isinstance(token, str) else None):
-        raise HTTPException(403, "This form is out of date or did not come from the console: reload the page.")
+        raise HTTPException(
+            403, "This form is out of date or did not come from the console: reload the page."
+        )
     return form
 
 

@@ -40,13 +40,20 @@ class RunningConsole:
 
     def meltano(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(BIN / "meltano"), *args], cwd=self.root, env=self.env, capture_output=True, text=True,
-            timeout=300, check=False,
+            [str(BIN / "meltano"), *args],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
 
 
 @pytest.fixture(scope="module")
-def console_server(tmp_path_factory: pytest.TempPathFactory, demo_sandbox: Sandbox) -> Iterator[RunningConsole]:
+def console_server(
+    tmp_path_factory: pytest.TempPathFactory, demo_sandbox: Sandbox
+) -> Iterator[RunningConsole]:
     """``bloomz-sync console`` on a free loopback port, over a copy of meltano.yml, with one user."""
     root = tmp_path_factory.mktemp("console-project")
     shutil.copy(REPO_ROOT / "meltano.yml", root / "meltano.yml")
@@ -62,13 +69,29 @@ def console_server(tmp_path_factory: pytest.TempPathFactory, demo_sandbox: Sandb
     database = root / "data" / "bloomz.duckdb"
     subprocess.run(
         [str(BIN / "bloomz-sync"), "console", "add-user", USER, "--password-stdin", "--project", str(root)],
-        input=PASSWORD + "\n", text=True, env=env, check=True, capture_output=True,
+        input=PASSWORD + "\n",
+        text=True,
+        env=env,
+        check=True,
+        capture_output=True,
     )
     port = free_port()
     process = subprocess.Popen(
-        [str(BIN / "bloomz-sync"), "--database", str(database), "console", "--project", str(root),
-         "--port", str(port), "--max-upload-mb", "5"],
-        env=env, stdout=subprocess.DEVNULL, stderr=(root / "console.log").open("wb"),
+        [
+            str(BIN / "bloomz-sync"),
+            "--database",
+            str(database),
+            "console",
+            "--project",
+            str(root),
+            "--port",
+            str(port),
+            "--max-upload-mb",
+            "5",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "console.log").open("wb"),
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -101,8 +124,15 @@ def browser() -> Iterator[object]:
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
         )
         yield chromium
         chromium.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -46,3 +47,10 @@ def press_and_watch(page: Any, button: str, tmp_path: Path, picture: str | None 
         shot(page, tmp_path, picture)
     page.wait_for_selector("#last-task", timeout=IMPORT_TIMEOUT)
     return str(page.inner_text("#last-task"))
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF token a page's forms carry."""
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, "every page of a signed-in user carries a CSRF token"
+    return found[1]
