@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,13 +34,20 @@ class Console:
 
 
 def templates() -> Environment:
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(Path(__file__).with_name("templates")),
         autoescape=True,  # every value the pages show is escaped, whatever its source
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["when"] = when
+    return environment
+
+
+def when(value: Any) -> str:
+    """A run's time as admins read it (the store keeps UTC)."""
+    return value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, datetime) else str(value or "")
 
 
 def console(request: Request) -> Console:

@@ -44,7 +44,7 @@ def press_and_watch(page: Any, button: str, tmp_path: Path, picture: str | None 
     page.click(button)
     page.wait_for_selector("#sync >> text=Sync in progress")
     if picture:
-        shot(page, tmp_path, picture)
+        shot(page, tmp_path, picture, full_page=False)
     page.wait_for_selector("#last-task", timeout=IMPORT_TIMEOUT)
     return str(page.inner_text("#last-task"))
 

@@ -81,7 +81,8 @@ def test_link_pick_options_import_approve_schedule(
     page.check("#id-student_number")
     page.click("#options button[value=save]")
     page.wait_for_selector("text=Options saved")
-    shot(page, tmp_path, "2-options")
+    page.evaluate("document.getElementById('options').scrollIntoView()")
+    shot(page, tmp_path, "2-options", full_page=False)
     mapping = yaml.safe_load((console_server.root / "districts/lincoln-unified/mapping.yml").read_text())
     assert mapping["students"]["id_field"] == "student_number"
     assert mapping["contacts"]["field"] == "type"
@@ -155,7 +156,7 @@ def test_link_pick_options_import_approve_schedule(
     first.locator("button:text('Rename')").click()
     page.wait_for_selector("text=the sync keeps this name")
     assert query(database, "SELECT name_edited FROM classes WHERE name = 'Room 12 Hawks'") == [(True,)]
-    shot(page, tmp_path, "6-manage")
+    shot(page, tmp_path, "6-manage", full_page=False)
     page.goto(url + "/schools/lincoln-unified/school-2/history")
     assert page.locator("svg.chart rect").count() >= 2
     shot(page, tmp_path, "7-history")

@@ -80,8 +80,10 @@ def test_headers_keep_pages_private(console_server: RunningConsole) -> None:
     answer = session.get(console_server.url + "/", timeout=10)
     assert answer.headers["cache-control"] == "no-store"
     assert "script-src 'self'" in answer.headers["content-security-policy"]
-    cookie = next(c for c in session.cookies if c.name == "bloomz_console")
-    assert cookie.has_nonstandard_attr("HttpOnly")
+    cookie = requests.get(console_server.url + "/login", timeout=10).headers["set-cookie"].lower()
+    assert cookie.startswith("bloomz_console=")
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
 
 
 def test_what_a_hand_edited_file_says_is_escaped(console_server: RunningConsole) -> None:
