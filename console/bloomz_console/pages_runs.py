@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -39,6 +41,15 @@ def _source_names(request: Request, district: District) -> dict[str, str]:
     return {source_id: name for source_id, name in found if name}
 
 
+@contextmanager
+def _store_with_run(request: Request, key: str, run_id: int, *, write: bool = False) -> Iterator[Any]:
+    """The store, once it is known the run covers this school (404 otherwise)."""
+    with engine.store(console(request).project.database, write=write) as con:
+        if con is None or key not in engine.run_scope(con, run_id):
+            raise HTTPException(404, "No such run of this school.")
+        yield con
+
+
 @login_required
 async def last_status(request: Request) -> Response:
     state = console(request)
@@ -54,7 +65,6 @@ async def last_status(request: Request) -> Response:
 
 @login_required
 async def run_page(request: Request) -> Response:
-    state = console(request)
     district, school = school_of(request)
     key, name = _key(request, district, school)
     run_id = int(request.path_params["run"])
@@ -62,9 +72,7 @@ async def run_page(request: Request) -> Response:
     action = request.query_params.get("action") or None
     if entity not in (None, *engine.PLAN_ENTITIES) or action not in (None, *engine.PLAN_ACTIONS):
         raise HTTPException(400, "Unknown plan filter.")
-    with engine.store(state.project.database) as con:
-        if con is None or key not in engine.run_scope(con, run_id):
-            raise HTTPException(404, "No such run of this school.")
+    with _store_with_run(request, key, run_id) as con:
         summary = engine.summary(con, run_id, key)
         runs = engine.runs_of(con, key)
         issues = engine.issues(con, run_id, key, _source_names(request, district))
@@ -96,13 +104,10 @@ async def run_page(request: Request) -> Response:
 @login_required
 async def run_email(request: Request) -> Response:
     """The Bulk Import Status e-mail of the run, as it was sent (our own template's escaped HTML)."""
-    state = console(request)
     district, school = school_of(request)
     key, _ = _key(request, district, school)
     run_id = int(request.path_params["run"])
-    with engine.store(state.project.database) as con:
-        if con is None or key not in engine.run_scope(con, run_id):
-            raise HTTPException(404, "No such run of this school.")
+    with _store_with_run(request, key, run_id) as con:
         _, html = engine.status_email(con, run_id, key)
     return HTMLResponse(
         html,
@@ -122,9 +127,7 @@ async def run_action(request: Request) -> Response:
     run_id = int(request.path_params["run"])
     action = request.path_params["action"]
     here = f"/schools/{district.slug}/{school.slug}/runs/{run_id}"
-    with engine.store(state.project.database, write=True) as con:
-        if con is None or key not in engine.run_scope(con, run_id):
-            raise HTTPException(404, "No such run of this school.")
+    with _store_with_run(request, key, run_id, write=True) as con:
         try:
             if action == "approve":
                 text = engine.approve(con, state.project.database, run_id)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from playwright.sync_api import expect
 
 from tests.console.conftest import RunningConsole, needs_chromium
 from tests.console.helpers import press_and_watch, shot, sign_in, wait_for_counts
@@ -149,7 +150,7 @@ def test_link_pick_options_import_approve_schedule(
 
     # Manage: the classes as the store has them; a rename made here sticks (name_edited).
     page.click("text=Manage")
-    assert page.locator("#classes tr").count() == classes + 1
+    expect(page.locator("#classes tr")).to_have_count(classes + 1)
     first = page.locator("#classes tr").nth(1)
     first.locator("summary").click()
     first.locator("input[name=name]").fill("Room 12 Hawks")

@@ -13,18 +13,19 @@ from tests.console.conftest import BIN, PASSWORD, USER, RunningConsole
 from tests.console.helpers import csrf_of
 
 
-def _signed_in(console: RunningConsole) -> tuple[requests.Session, str]:
+def _login(console: RunningConsole, then: str = "/") -> tuple[requests.Session, requests.Response]:
     session = requests.Session()
-    page = session.get(console.url + "/login", timeout=10).text
-    token = csrf_of(page)
-    answer = session.post(
-        console.url + "/login",
-        data={"csrf": token, "username": USER, "password": PASSWORD, "next": "/"},
-        timeout=30,
-    )
-    assert answer.status_code == 200
-    assert "Signed in as admin" in answer.text
-    return session, csrf_of(answer.text)
+    token = csrf_of(session.get(console.url + "/login", timeout=10).text)
+    data = {"csrf": token, "username": USER, "password": PASSWORD, "next": then}
+    return session, session.post(console.url + "/login", data=data, allow_redirects=False, timeout=30)
+
+
+def _signed_in(console: RunningConsole) -> tuple[requests.Session, str]:
+    session, answer = _login(console)
+    assert answer.status_code == 303
+    home = session.get(console.url + answer.headers["location"], timeout=30)
+    assert "Signed in as admin" in home.text
+    return session, csrf_of(home.text)
 
 
 def test_every_page_needs_a_login(console_server: RunningConsole) -> None:
@@ -48,16 +49,11 @@ def test_a_post_without_the_session_token_is_refused(console_server: RunningCons
 
 
 def test_a_login_never_redirects_elsewhere(console_server: RunningConsole) -> None:
-    session = requests.Session()
-    page = session.get(console_server.url + "/login", timeout=10).text
-    token = csrf_of(page)
-    answer = session.post(
-        console_server.url + "/login",
-        data={"csrf": token, "username": USER, "password": PASSWORD, "next": "//evil.example/x"},
-        allow_redirects=False,
-        timeout=30,
-    )
-    assert answer.headers["location"] == "/"
+    for elsewhere in ("//evil.example/x", "https://evil.example/"):
+        _, answer = _login(console_server, then=elsewhere)
+        assert answer.headers["location"] == "/"
+    _, answer = _login(console_server, then="/link/clever")
+    assert answer.headers["location"] == "/link/clever"
 
 
 def test_a_foreign_host_header_and_a_huge_body_are_refused(console_server: RunningConsole) -> None:
