@@ -78,6 +78,16 @@ def test_link_pick_options_import_approve_schedule(
     page.click("#options button[value=save]")
     assert page.locator("#options .field-error", has_text="sections.class_name").count() >= 1
     assert 'section.name "' not in (console_server.root / "districts/lincoln-unified/mapping.yml").read_text()
+    # The class-name preview flags names that collide: the first section (by id) keeps the name.
+    page.fill("#class_name", "{{ section.subject }}")
+    page.click("#options button[value=preview]")
+    page.wait_for_selector("text=Preview only: nothing saved yet.")
+    assert "8 of 127 sections become classes; 119 are left out" in page.inner_text("#options")
+    taken = page.locator("#class-preview tr.collides")
+    assert taken.count() == 119
+    assert "Name taken by" in taken.first.inner_text()
+    page.evaluate("document.getElementById('class-preview').scrollIntoView()")
+    shot(page, tmp_path, "2-class-names", full_page=False)
     page.fill("#class_name", "{{ section.name }}")
     page.check("#id-student_number")
     page.click("#options button[value=save]")
