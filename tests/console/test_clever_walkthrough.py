@@ -15,7 +15,7 @@ import yaml
 from playwright.sync_api import expect
 
 from tests.console.conftest import RunningConsole, needs_chromium
-from tests.console.helpers import press_and_watch, shot, sign_in, wait_for_counts
+from tests.console.helpers import IMPORT_TIMEOUT, press_and_watch, shot, sign_in, wait_for_counts
 from tests.support.district import query
 
 pytestmark = [needs_chromium, pytest.mark.e2e]
@@ -138,7 +138,15 @@ def test_link_pick_options_import_approve_schedule(
     page.fill("#class_name", "{{ section.name }} - {{ school.name }}")
     page.click("#options button[value=save]")
     page.wait_for_selector("text=Options saved")
-    press_and_watch(page, "#import button[value=import]", tmp_path)
+    page.click("#import button[value=import]")
+    page.wait_for_selector("#sync >> text=Sync in progress")
+    # A second import of the school while this one runs is refused.
+    second = page.request.post(
+        url + "/schools/lincoln-unified/school-2/import",
+        form={"csrf": page.locator("input[name=csrf]").first.input_value(), "mode": "import"},
+    )
+    assert "Sync in progress: Import of school-2 is already running" in second.text()
+    page.wait_for_selector("#last-task", timeout=IMPORT_TIMEOUT)
     page.click("text=Last Import Status: run")
     assert page.inner_text("#run-status") == "Held for approval: nothing was changed"
     assert page.locator("text=over the safety limits").count() >= 1
@@ -168,6 +176,37 @@ def test_link_pick_options_import_approve_schedule(
     page.wait_for_selector("text=the sync keeps this name")
     assert query(database, "SELECT name_edited FROM classes WHERE name = 'Room 12 Hawks'") == [(True,)]
     shot(page, tmp_path, "6-manage", full_page=False)
+
+    # Staff: raise someone to School Admin (a sync never lowers it); then "Notify to" has someone.
+    page.click("text=Staff")
+    row = page.locator("#people tr").nth(1)
+    row.locator("select[name=role]").select_option("School Admin")
+    row.locator("button:text('Set')").click()
+    page.wait_for_selector("text=the sync keeps a role set by hand")
+    assert query(
+        database, "SELECT count(*) FROM community_members WHERE role = 'School Admin' AND role_set_by_hand"
+    ) == [(1,)]
+
+    # Family codes: one printable letter per student without an imported contact.
+    coded = query(database, "SELECT count(*) FROM people WHERE family_code IS NOT NULL")[0][0]
+    letters = page.request.get(url + "/schools/lincoln-unified/school-2/manage/family-codes").text()
+    assert coded > 0
+    assert letters.count('<section class="letter">') == coded
+
+    # Explain a person, from the run page's form.
+    source_id = query(database, "SELECT source_id FROM person_sources WHERE kind = 'student' LIMIT 1")[0][0]
+    page.goto(url + f"/schools/lincoln-unified/school-2/explain?person={source_id}")
+    assert "Person #" in page.inner_text("#explanation")
+
+    # Undo the last applied run (the approved one): its renames go back.
+    page.goto(url + f"/schools/lincoln-unified/school-2/runs/{held}")
+    page.click("button:text('Undo this import')")
+    page.wait_for_selector(f"text=Run {held} undone")
+    assert page.inner_text("#run-status") == "Undone"
+    assert query(database, "SELECT count(*) FROM classes WHERE name LIKE '% - School 2'") == [(0,)]
+    assert query(database, "SELECT count(*) FROM classes WHERE name = 'Room 12 Hawks'") == [(1,)], (
+        "a class renamed by hand after the run is not the run's to take back"
+    )
     page.goto(url + "/schools/lincoln-unified/school-2/history")
     assert page.locator("svg.chart rect").count() >= 2
     shot(page, tmp_path, "7-history")
