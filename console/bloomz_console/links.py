@@ -7,6 +7,7 @@ personal data, hence owner-only, replaced by each new test).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from bloomz_console import sources, values
@@ -46,11 +47,14 @@ def test(project: Project, tasks: Tasks, district: District) -> sources.LinkRepo
         snapshot = snapshot_path(project, district)
 
         def read(task: Task) -> None:
+            staged = snapshot.with_name(f".{snapshot.name}.new")
             try:
-                received = sources.read_source(kind, config, snapshot)
+                received = sources.read_source(kind, config, staged)
             except Exception as err:
                 _finish(path, {"state": "failed", "error": str(err)}, [])
                 raise
+            with values.SNAPSHOT_LOCK:  # the option screens read the old one until this moment
+                os.replace(staged, snapshot)
             with values.snapshot(snapshot) as con:
                 counts = values.school_counts(con) if con is not None else {}
             _finish(path, {"state": "done", "records": received}, sources.sharing_warnings(received), counts)

@@ -21,7 +21,9 @@ from bloomz_console import engine
 
 ID_FIELDS = {"sis_id": "SIS ID", "student_number": "Student Number", "state_id": "State ID"}
 SAMPLES = 3
-_lock = threading.Lock()  # one snapshot connection at a time: DuckDB opens a file in one mode per process
+# One snapshot connection at a time (DuckDB opens a file in one mode per process), and none while a new
+# snapshot replaces the old one.
+SNAPSHOT_LOCK = threading.Lock()
 
 
 @contextmanager
@@ -29,7 +31,7 @@ def snapshot(path: Path) -> Iterator[duckdb.DuckDBPyConnection | None]:
     if not path.is_file():
         yield None
         return
-    with _lock, duckdb.connect(str(path)) as con:
+    with SNAPSHOT_LOCK, duckdb.connect(str(path)) as con:
         yield con
 
 
