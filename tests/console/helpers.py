@@ -9,7 +9,15 @@ from typing import Any
 
 from tests.console.conftest import PASSWORD, SHOTS, USER
 
-IMPORT_TIMEOUT = 240_000  # ms: a meltano run on a loaded 2-core machine
+IMPORT_TIMEOUT = 300_000  # ms: a meltano run on a loaded 2-core machine
+STEP_TIMEOUT = 120_000  # ms: a page that calls Meltano (linking calls it twice) on a loaded machine
+
+
+def new_page(browser: Any) -> Any:
+    """A page of the size the screenshots show, patient enough for a busy machine."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.set_default_timeout(STEP_TIMEOUT)
+    return page
 
 
 def sign_in(page: Any, url: str) -> None:

@@ -15,7 +15,7 @@ import yaml
 from playwright.sync_api import expect
 
 from tests.console.conftest import RunningConsole, needs_chromium
-from tests.console.helpers import IMPORT_TIMEOUT, press_and_watch, shot, sign_in, wait_for_counts
+from tests.console.helpers import IMPORT_TIMEOUT, new_page, press_and_watch, shot, sign_in, wait_for_counts
 from tests.support.district import query
 
 pytestmark = [needs_chromium, pytest.mark.e2e]
@@ -30,7 +30,7 @@ def _count(page, what: str, action: str) -> int:
 def test_link_pick_options_import_approve_schedule(
     console_server: RunningConsole, browser, tmp_path: Path
 ) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page = new_page(browser)
     url, database = console_server.url, console_server.database
 
     page.goto(url + "/")

@@ -10,7 +10,7 @@ import yaml
 from roster_sandbox.testing import Sandbox
 
 from tests.console.conftest import RunningConsole, needs_chromium
-from tests.console.helpers import press_and_watch, shot, sign_in, wait_for_counts
+from tests.console.helpers import new_page, press_and_watch, shot, sign_in, wait_for_counts
 from tests.support.district import query
 
 pytestmark = [needs_chromium, pytest.mark.e2e]
@@ -20,7 +20,7 @@ SCHOOL_3 = "5a25ff950a5f621109000006"
 def test_link_skyward_pick_and_import(
     console_server: RunningConsole, demo_sandbox: Sandbox, browser, tmp_path: Path
 ) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page = new_page(browser)
     sign_in(page, console_server.url)
     page.goto(console_server.url + "/link/skyward")
     page.fill("#name", "Riverside")
