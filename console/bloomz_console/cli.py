@@ -91,7 +91,9 @@ def console(
     click.echo(
         f"bloomz-sync console on http://{host}:{port} (project {project.root}, store {project.database})"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", server_header=False, timeout_graceful_shutdown=5
+    )
 
 
 @console.command(name="add-user")
