@@ -248,6 +248,12 @@ class Project:
             )
             return district
         schedules = {s.get("job"): s for s in document.get("schedules") or [] if isinstance(s, dict)}
+        jobs = {  # "<extractor> <loader>" -> the job running it (a file written by hand names its own)
+            " ".join(str(task).split()): job["name"]
+            for job in document.get("jobs") or []
+            if isinstance(job, dict)
+            for task in job.get("tasks") or []
+        }
         for name, plugin in extractors.items():
             if plugin.get("inherit_from") != district.extractor:
                 continue
@@ -259,7 +265,7 @@ class Project:
                     f"{name}: a school's extractor names exactly one school and has a loader named {loader}"
                 )
                 continue
-            job = f"nightly-{district.slug}-{slug}"
+            job = jobs.get(f"{name} {loader}", f"nightly-{district.slug}-{slug}")
             district.schools.append(
                 School(
                     slug=slug,
@@ -394,6 +400,11 @@ class Project:
             settings["scheduled"] = True  # "This is the nightly scheduled import" for the job's runs
         else:
             settings.pop("scheduled", None)
+        jobs = document.setdefault("jobs", CommentedSeq())
+        if scheduled and not any(j.get("name") == school.job for j in jobs):
+            jobs.append(
+                CommentedMap(name=school.job, tasks=CommentedSeq([f"{school.extractor} {school.loader}"]))
+            )
         schedules = document.setdefault("schedules", CommentedSeq())
         existing = [i for i, s in enumerate(schedules) if s.get("job") == school.job]
         if scheduled and not existing:

@@ -111,7 +111,7 @@ def _test_clever(config: dict[str, Any], report: LinkReport) -> None:
         {"id": s["id"], "name": s.get("name") or s["id"], "number": s.get("school_number")}
         for s in fetch("schools", {})
     ]
-    for scope, what, _, loss in clever_connection.NEEDED:
+    for scope, what, loss in clever_connection.NEEDED:
         resource, params = clever_connection.PROBES[scope]
         if next(iter(fetch(resource, params | {"limit": 1})), None) is None:
             report.warnings.append(

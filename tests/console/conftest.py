@@ -1,4 +1,4 @@
-"""A running console over a copy of the project, pointed at the demo-district sandbox, and a real browser.
+"""A running console over a copy of the committed project, pointed at the demo-district sandbox, and a real browser.
 
 The browser is Debian's Chromium driven by Playwright (never `playwright install`); CI installs it
 (.ci/run), so there a missing browser fails the tests instead of skipping them.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,8 +18,8 @@ import pytest
 import requests
 from roster_sandbox.testing import Sandbox, free_port
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tests.support.project import BIN, REPO_ROOT, meltano_env, pristine_project
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 USER, PASSWORD = "admin", "correct horse battery"
 SHOTS = REPO_ROOT / "output" / "console-screenshots"  # kept after the run, to look at (output/ is ignored)
@@ -55,12 +54,8 @@ def console_server(
     tmp_path_factory: pytest.TempPathFactory, demo_sandbox: Sandbox
 ) -> Iterator[RunningConsole]:
     """``bloomz-sync console`` on a free loopback port, over a copy of meltano.yml, with one user."""
-    root = tmp_path_factory.mktemp("console-project")
-    shutil.copy(REPO_ROOT / "meltano.yml", root / "meltano.yml")
-    env = dict(
-        os.environ,
-        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+    root = pristine_project(tmp_path_factory.mktemp("console-project"))
+    env = meltano_env(
         # tap-clever's settings for the sandbox, as scripts/demo points them (its district token is typed
         # into the console like a real district's)
         TAP_CLEVER_API_URL=demo_sandbox.clever_api_url,

@@ -44,7 +44,7 @@ def test_link_pick_options_import_approve_schedule(
     # Link: the seed's "District Auth Token", and the admin linking the schools.
     page.click("text=+ Link a district")
     page.click("text=Clever")
-    page.fill("#name", "Lincoln Unified")
+    page.fill("#name", "Maple Grove")
     page.fill("#district_token", "sandbox-district-token")
     page.fill("#admin_email", "vicky.enalen@clever.com")
     page.click("button:text('Save')")
@@ -56,9 +56,9 @@ def test_link_pick_options_import_approve_schedule(
     row = page.locator("tr", has_text=SCHOOL_2)
     assert [c.strip() for c in row.locator("td.num").all_inner_texts()] == ["127", "633", "41", "632"]
     assert "sandbox-district-token" not in page.content(), "a secret is never sent back to the browser"
-    include = yaml.safe_load((console_server.root / "districts/lincoln-unified/meltano.yml").read_text())
+    include = yaml.safe_load((console_server.root / "districts/maple-grove/meltano.yml").read_text())
     assert "district_token" not in str(include), "secrets go to .env, not to the district's meltano.yml"
-    assert "TAP_CLEVER_LINCOLN_UNIFIED_DISTRICT_TOKEN" in (console_server.root / ".env").read_text()
+    assert "TAP_CLEVER_MAPLE_GROVE_DISTRICT_TOKEN" in (console_server.root / ".env").read_text()
 
     # Pick School 2.
     page.check("input[aria-label='School 2']")
@@ -77,7 +77,7 @@ def test_link_pick_options_import_approve_schedule(
     page.fill("#class_name", "{{ section.name ")
     page.click("#options button[value=save]")
     assert page.locator("#options .field-error", has_text="sections.class_name").count() >= 1
-    assert 'section.name "' not in (console_server.root / "districts/lincoln-unified/mapping.yml").read_text()
+    assert 'section.name "' not in (console_server.root / "districts/maple-grove/mapping.yml").read_text()
     # The class-name preview flags names that collide: the first section (by id) keeps the name.
     page.fill("#class_name", "{{ section.subject }}")
     page.click("#options button[value=preview]")
@@ -94,7 +94,7 @@ def test_link_pick_options_import_approve_schedule(
     page.wait_for_selector("text=Options saved")
     page.evaluate("document.getElementById('options').scrollIntoView()")
     shot(page, tmp_path, "2-options", full_page=False)
-    mapping = yaml.safe_load((console_server.root / "districts/lincoln-unified/mapping.yml").read_text())
+    mapping = yaml.safe_load((console_server.root / "districts/maple-grove/mapping.yml").read_text())
     assert mapping["students"]["id_field"] == "student_number"
     assert mapping["contacts"]["field"] == "type"
     assert sorted(mapping["contacts"]["include"]) == ["Family", "Parent/Guardian"]
@@ -108,7 +108,7 @@ def test_link_pick_options_import_approve_schedule(
     assert query(database, "SELECT count(*) FROM people") == [(0,)]
 
     # Import Now: "Sync in progress", then Last Import Status with the store's counts.
-    page.goto(url + "/schools/lincoln-unified/school-2")
+    page.goto(url + "/schools/maple-grove/school-2")
     text = press_and_watch(page, "#import button[value=import]", tmp_path, picture="3-sync-in-progress")
     assert "finished" in text, text
     page.click("text=Last Import Status: run")
@@ -134,7 +134,7 @@ def test_link_pick_options_import_approve_schedule(
     assert _count(page, "parents", "added") == parents > 137, "Parent/Guardian and Family contacts"
 
     # A held run: a new class name template renames every class, over the 50% limit on updates.
-    page.goto(url + "/schools/lincoln-unified/school-2")
+    page.goto(url + "/schools/maple-grove/school-2")
     page.fill("#class_name", "{{ section.name }} - {{ school.name }}")
     page.click("#options button[value=save]")
     page.wait_for_selector("text=Options saved")
@@ -142,7 +142,7 @@ def test_link_pick_options_import_approve_schedule(
     page.wait_for_selector("#sync >> text=Sync in progress")
     # A second import of the school while this one runs is refused.
     second = page.request.post(
-        url + "/schools/lincoln-unified/school-2/import",
+        url + "/schools/maple-grove/school-2/import",
         form={"csrf": page.locator("input[name=csrf]").first.input_value(), "mode": "import"},
     )
     assert "Sync in progress: Import of school-2 is already running" in second.text()
@@ -159,12 +159,12 @@ def test_link_pick_options_import_approve_schedule(
     assert query(database, "SELECT count(*) FROM classes WHERE name LIKE '% - School 2'") == [(classes,)]
 
     # Scheduled import on: the school's nightly schedule, as Meltano lists it.
-    page.goto(url + "/schools/lincoln-unified/school-2")
+    page.goto(url + "/schools/maple-grove/school-2")
     page.check("input[name=scheduled]")
     page.click("#settings button[type=submit]")
     page.wait_for_selector("text=the scheduled import is on")
     schedules = console_server.meltano("schedule", "list", "--format=json")
-    assert "nightly-lincoln-unified-school-2" in schedules.stdout, schedules.stderr[-2000:]
+    assert "nightly-maple-grove-school-2" in schedules.stdout, schedules.stderr[-2000:]
 
     # Manage: the classes as the store has them; a rename made here sticks (name_edited).
     page.click("text=Manage")
@@ -189,17 +189,17 @@ def test_link_pick_options_import_approve_schedule(
 
     # Family codes: one printable letter per student without an imported contact.
     coded = query(database, "SELECT count(*) FROM people WHERE family_code IS NOT NULL")[0][0]
-    letters = page.request.get(url + "/schools/lincoln-unified/school-2/manage/family-codes").text()
+    letters = page.request.get(url + "/schools/maple-grove/school-2/manage/family-codes").text()
     assert coded > 0
     assert letters.count('<section class="letter">') == coded
 
     # Explain a person, from the run page's form.
     source_id = query(database, "SELECT source_id FROM person_sources WHERE kind = 'student' LIMIT 1")[0][0]
-    page.goto(url + f"/schools/lincoln-unified/school-2/explain?person={source_id}")
+    page.goto(url + f"/schools/maple-grove/school-2/explain?person={source_id}")
     assert "Person #" in page.inner_text("#explanation")
 
     # Undo the last applied run (the approved one): its renames go back.
-    page.goto(url + f"/schools/lincoln-unified/school-2/runs/{held}")
+    page.goto(url + f"/schools/maple-grove/school-2/runs/{held}")
     page.click("button:text('Undo this import')")
     page.wait_for_selector(f"text=Run {held} undone")
     assert page.inner_text("#run-status") == "Undone"
@@ -207,6 +207,6 @@ def test_link_pick_options_import_approve_schedule(
     assert query(database, "SELECT count(*) FROM classes WHERE name = 'Room 12 Hawks'") == [(1,)], (
         "a class renamed by hand after the run is not the run's to take back"
     )
-    page.goto(url + "/schools/lincoln-unified/school-2/history")
+    page.goto(url + "/schools/maple-grove/school-2/history")
     assert page.locator("svg.chart rect").count() >= 2
     shot(page, tmp_path, "7-history")

@@ -23,7 +23,7 @@ def test_link_skyward_pick_and_import(
     page = new_page(browser)
     sign_in(page, console_server.url)
     page.goto(console_server.url + "/link/skyward")
-    page.fill("#name", "Riverside")
+    page.fill("#name", "Oak Valley")
     page.fill("#client_id", demo_sandbox.client_id)
     page.fill("#client_secret", demo_sandbox.client_secret)
     page.fill("#base_url", demo_sandbox.oneroster_base_url("1.1"))
@@ -37,10 +37,10 @@ def test_link_skyward_pick_and_import(
     page.check("input[aria-label='School 3']")
     page.click("text=Link the selected schools")
     page.wait_for_selector("text=Linked 1 school")
-    include = yaml.safe_load((console_server.root / "districts/riverside/meltano.yml").read_text())
+    include = yaml.safe_load((console_server.root / "districts/oak-valley/meltano.yml").read_text())
     extractors = {p["name"]: p for p in include["plugins"]["extractors"]}
-    assert extractors["tap-skyward-riverside"]["inherit_from"] == "tap-skyward"
-    assert extractors["tap-skyward-riverside-school-3"]["config"] == {"schools": [SCHOOL_3]}
+    assert extractors["tap-skyward-oak-valley"]["inherit_from"] == "tap-skyward"
+    assert extractors["tap-skyward-oak-valley-school-3"]["config"] == {"schools": [SCHOOL_3]}
 
     text = press_and_watch(page, "#import button[value=import]", tmp_path)
     assert "finished" in text, text
