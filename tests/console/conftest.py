@@ -1,4 +1,5 @@
-"""A running console over a copy of the committed project, pointed at the demo-district sandbox, and a real browser.
+"""A running console over a copy of the committed project, pointed at the demo-district sandbox, and a
+real browser.
 
 The browser is Debian's Chromium driven by Playwright (never `playwright install`); CI installs it
 (.ci/run), so there a missing browser fails the tests instead of skipping them.
