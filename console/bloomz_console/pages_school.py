@@ -67,6 +67,7 @@ def _page(
         errors=loaded.errors,
         source=source,
         task=task,
+        task_run=_run_of(task, runs),
         busy=busy,
         runs=runs,
         last=next((r for r in runs if not r["dry_run"]), None),
@@ -83,6 +84,14 @@ def _page(
         previewing=extra.pop("previewing", False),
         **extra,
     )
+
+
+def _run_of(task: Task | None, runs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The run a finished task recorded (its id is in the task's log), as the store has it now."""
+    if task is None or task.running:
+        return None
+    run_id = task.progress()["run"]
+    return next((run for run in runs if run["id"] == run_id), None)
 
 
 def _invite_choices(

@@ -101,16 +101,16 @@ def test_link_pick_options_import_approve_schedule(
     assert mapping["communities"]["schools"] == [SCHOOL_2]
 
     # Preview: a dry run, then its plan; nothing is written.
-    text = press_and_watch(page, "#import button[value=preview]", tmp_path)
-    assert "finished" in text, text
+    outcome = press_and_watch(page, "#import button[value=preview]", tmp_path)
+    assert outcome == "Dry run: nothing was changed", page.inner_text("#last-task")
     page.click("text=Read the preview of run")
     assert page.inner_text("#run-status") == "Dry run: nothing was changed"
     assert query(database, "SELECT count(*) FROM people") == [(0,)]
 
     # Import Now: "Sync in progress", then Last Import Status with the store's counts.
     page.goto(url + "/schools/maple-grove/school-2")
-    text = press_and_watch(page, "#import button[value=import]", tmp_path, picture="3-sync-in-progress")
-    assert "finished" in text, text
+    outcome = press_and_watch(page, "#import button[value=import]", tmp_path, picture="3-sync-in-progress")
+    assert outcome == "Completed", page.inner_text("#last-task")
     page.click("text=Last Import Status: run")
     assert page.inner_text("#run-status") == "Completed"
     shot(page, tmp_path, "4-last-import-status", full_page=False)
@@ -147,6 +147,7 @@ def test_link_pick_options_import_approve_schedule(
     )
     assert "Sync in progress: Import of school-2 is already running" in second.text()
     page.wait_for_selector("#last-task", timeout=IMPORT_TIMEOUT)
+    assert page.inner_text("#task-outcome") == "Held for approval: nothing was changed"
     page.click("text=Last Import Status: run")
     assert page.inner_text("#run-status") == "Held for approval: nothing was changed"
     assert page.locator("text=over the safety limits").count() >= 1

@@ -1,5 +1,6 @@
 """The seeds' Skyward walk-through in a real browser: Client ID, Secret Key, Server URL and Authentication
-URL of the sandbox's OneRoster API, the schools those credentials see, one picked, imported, its status."""
+URL of the sandbox's OneRoster API, the schools those credentials see, one picked, its options chosen from
+the values the server holds, previewed, imported, its status, and its nightly schedule turned on."""
 
 from __future__ import annotations
 
@@ -42,8 +43,27 @@ def test_link_skyward_pick_and_import(
     assert extractors["tap-skyward-oak-valley"]["inherit_from"] == "tap-skyward"
     assert extractors["tap-skyward-oak-valley-school-3"]["config"] == {"schools": [SCHOOL_3]}
 
-    text = press_and_watch(page, "#import button[value=import]", tmp_path)
-    assert "finished" in text, text
+    # Options from what the OneRoster server holds: the Student ID field with its samples, the contacts'
+    # relationship (OneRoster has no contact type) with the values found, as Skyward's mapping preselects.
+    ids = page.inner_text("#options table")
+    assert "0 of 268" in ids, ids
+    guardians = page.locator("input[name=include_relationship][value=guardian]")
+    assert guardians.is_checked(), "the OneRoster mapping imports parents and guardians"
+    assert page.locator("input[name=contact_field][value=relationship]").is_checked()
+    page.check("#id-student_number")
+    page.click("#options button[value=save]")
+    page.wait_for_selector("text=Options saved")
+    mapping = yaml.safe_load((console_server.root / "districts/oak-valley/mapping.yml").read_text())
+    assert mapping["students"]["id_field"] == "student_number"
+    assert mapping["contacts"]["field"] == "relationship"
+    assert sorted(mapping["contacts"]["include"]) == ["guardian", "parent"]
+
+    # Preview, then Import Now.
+    outcome = press_and_watch(page, "#import button[value=preview]", tmp_path)
+    assert outcome == "Dry run: nothing was changed", page.inner_text("#last-task")
+    assert query(console_server.database, "SELECT count(*) FROM people") == [(0,)]
+    outcome = press_and_watch(page, "#import button[value=import]", tmp_path)
+    assert outcome == "Completed", page.inner_text("#last-task")
     page.click("text=Last Import Status: run")
     assert page.inner_text("#run-status") == "Completed"
     shot(page, tmp_path, "skyward-2-status")
@@ -60,3 +80,14 @@ def test_link_skyward_pick_and_import(
         shown = int(page.inner_text(f"#counts tr[data-what={what}] td[data-action=added]"))
         assert shown == stored[kind], what
     assert stored["student"] == 268, "School 3's students, as the district page counted them"
+    assert query(
+        console_server.database, "SELECT DISTINCT student_id_field FROM people WHERE kind = 'student'"
+    ) == [("student_number",)]
+
+    # Scheduled import on: the school's nightly schedule, as Meltano lists it.
+    page.goto(console_server.url + "/schools/oak-valley/school-3")
+    page.check("input[name=scheduled]")
+    page.click("#settings button[type=submit]")
+    page.wait_for_selector("text=the scheduled import is on")
+    schedules = console_server.meltano("schedule", "list", "--format=json")
+    assert "nightly-oak-valley-school-3" in schedules.stdout, schedules.stderr[-2000:]
