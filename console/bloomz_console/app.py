@@ -140,6 +140,7 @@ def create_app(project: Project, *, allowed_hosts: list[str], max_upload: int = 
         Route("/districts/{district}/schools", pages_link.district_pick, methods=["POST"]),
         Route(school, pages_school.school_page),
         Route(f"{school}/options", pages_school.save_options, methods=["POST"]),
+        Route(f"{school}/sections-count", pages_school.section_count, methods=["POST"]),
         Route(f"{school}/settings", pages_school.save_settings, methods=["POST"]),
         Route(f"{school}/import", pages_school.start_import, methods=["POST"]),
         Route(f"{school}/progress", pages_school.progress),

@@ -140,6 +140,29 @@ async def save_options(request: Request) -> Response:
 
 
 @login_required
+async def section_count(request: Request) -> Response:
+    """The live count under the section filters, for the options as typed (nothing is written)."""
+    state = console(request)
+    district, school = school_of(request)
+    form = await posted(request)
+    loaded = options.save(
+        district.mapping_file, options.form_from_post(form), school.school_id, school.slug, write=False
+    )
+    if loaded.mapping is None:
+        problems = [message for messages in loaded.errors.values() for message in messages]
+        return JSONResponse(
+            {"text": "Not counted: " + (problems[0] if problems else "the options have errors.")}
+        )
+    name = links.school_name(state.project, district, school.school_id)
+    key = community_key(district, school, loaded.mapping, name)
+    with values.snapshot(links.snapshot_path(state.project, district)) as con:
+        if con is None:
+            return JSONResponse({"text": "Not counted: the district's roster has not been read yet."})
+        found = values.school_values(con, school.school_id, loaded.mapping, key)
+    return JSONResponse({"text": found.count_text()})
+
+
+@login_required
 async def save_settings(request: Request) -> Response:
     """The school's own settings: its loader's invite_from and notify_to, and its nightly schedule."""
     state = console(request)

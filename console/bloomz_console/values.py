@@ -67,6 +67,13 @@ class SchoolValues:
     problems: list[str] = field(default_factory=list)
     admins: list[dict[str, Any]] = field(default_factory=list)
 
+    def count_text(self) -> str:
+        """The count under the section filters, on the page and live as the admin changes them."""
+        text = f"{self.selected} of {self.sections} sections become classes"
+        if self.collisions:
+            text += f"; {self.collisions} are left out because their class name is taken"
+        return text + "."
+
 
 def school_values(
     con: duckdb.DuckDBPyConnection, school_id: str, mapping: engine.Mapping | None, key: str

@@ -47,15 +47,21 @@ def wait_for_counts(page: Any) -> None:
     assert not page.locator("text=counting…").count(), "the school counts never came"
 
 
-def press_and_watch(page: Any, button: str, tmp_path: Path, picture: str | None = None) -> str:
-    """Press Import Now or Preview, see "Sync in progress", wait until the page shows how it ended; return
-    that outcome (the status the store recorded for the run)."""
-    page.click(button)
+def press_and_watch(page: Any, mode: str, tmp_path: Path, picture: str | None = None) -> str:
+    """Import Now, then in its dialog Preview (mode "preview") or Save ("import"); see "Sync in progress";
+    wait until the page shows how it ended and return that (the status the store recorded for the run)."""
+    open_import_dialog(page)
+    page.click(f"#import button[value={mode}]")
     page.wait_for_selector("#sync >> text=Sync in progress")
     if picture:
         shot(page, tmp_path, picture, full_page=False)
     page.wait_for_selector("#last-task", timeout=IMPORT_TIMEOUT)
     return str(page.inner_text("#task-outcome"))
+
+
+def open_import_dialog(page: Any) -> None:
+    page.click("#open-import")
+    page.wait_for_selector("#import-dialog[open]")
 
 
 def csrf_of(page: str) -> str:

@@ -15,7 +15,16 @@ import yaml
 from playwright.sync_api import expect
 
 from tests.console.conftest import RunningConsole, needs_chromium
-from tests.console.helpers import IMPORT_TIMEOUT, new_page, press_and_watch, shot, sign_in, wait_for_counts
+from tests.console.helpers import (
+    IMPORT_TIMEOUT,
+    STEP_TIMEOUT,
+    new_page,
+    open_import_dialog,
+    press_and_watch,
+    shot,
+    sign_in,
+    wait_for_counts,
+)
 from tests.support.district import query
 
 pytestmark = [needs_chromium, pytest.mark.e2e]
@@ -88,6 +97,18 @@ def test_link_pick_options_import_approve_schedule(
     assert "Name taken by" in taken.first.inner_text()
     page.evaluate("document.getElementById('class-preview').scrollIntoView()")
     shot(page, tmp_path, "2-class-names", full_page=False)
+    # The count under the section filters follows them as they change (nothing saved), and agrees with
+    # what Preview then shows for the same filters.
+    before = page.inner_text("#section-count")
+    subject = page.locator("input[name=leave_out_subject]:not([value=''])").first
+    subject.check()
+    expect(page.locator("#section-count")).not_to_have_text(before, timeout=STEP_TIMEOUT)
+    live = page.inner_text("#section-count")
+    assert live.startswith("7 of 127 sections become classes"), live
+    page.click("#options button[value=preview]")
+    page.wait_for_selector("text=Preview only: nothing saved yet.")
+    assert page.inner_text("#section-count") == live
+    page.locator("input[name=leave_out_subject]:checked").uncheck()
     page.fill("#class_name", "{{ section.name }}")
     page.check("#id-student_number")
     page.click("#options button[value=save]")
@@ -101,7 +122,7 @@ def test_link_pick_options_import_approve_schedule(
     assert mapping["communities"]["schools"] == [SCHOOL_2]
 
     # Preview: a dry run, then its plan; nothing is written.
-    outcome = press_and_watch(page, "#import button[value=preview]", tmp_path)
+    outcome = press_and_watch(page, "preview", tmp_path)
     assert outcome == "Dry run: nothing was changed", page.inner_text("#last-task")
     page.click("text=Read the preview of run")
     assert page.inner_text("#run-status") == "Dry run: nothing was changed"
@@ -109,7 +130,11 @@ def test_link_pick_options_import_approve_schedule(
 
     # Import Now: "Sync in progress", then Last Import Status with the store's counts.
     page.goto(url + "/schools/maple-grove/school-2")
-    outcome = press_and_watch(page, "#import button[value=import]", tmp_path, picture="3-sync-in-progress")
+    open_import_dialog(page)  # the seed's dialog: Full Data, Archive, invitations with the pre-launch advice
+    assert "leave the invitations off" in page.inner_text("#import-dialog")
+    shot(page, tmp_path, "3-import-dialog", full_page=False)
+    page.click("#import-dialog button:text('Cancel')")
+    outcome = press_and_watch(page, "import", tmp_path, picture="3-sync-in-progress")
     assert outcome == "Completed", page.inner_text("#last-task")
     page.click("text=Last Import Status: run")
     assert page.inner_text("#run-status") == "Completed"
@@ -138,6 +163,7 @@ def test_link_pick_options_import_approve_schedule(
     page.fill("#class_name", "{{ section.name }} - {{ school.name }}")
     page.click("#options button[value=save]")
     page.wait_for_selector("text=Options saved")
+    open_import_dialog(page)
     page.click("#import button[value=import]")
     page.wait_for_selector("#sync >> text=Sync in progress")
     # A second import of the school while this one runs is refused.

@@ -59,10 +59,10 @@ def test_link_skyward_pick_and_import(
     assert sorted(mapping["contacts"]["include"]) == ["guardian", "parent"]
 
     # Preview, then Import Now.
-    outcome = press_and_watch(page, "#import button[value=preview]", tmp_path)
+    outcome = press_and_watch(page, "preview", tmp_path)
     assert outcome == "Dry run: nothing was changed", page.inner_text("#last-task")
     assert query(console_server.database, "SELECT count(*) FROM people") == [(0,)]
-    outcome = press_and_watch(page, "#import button[value=import]", tmp_path)
+    outcome = press_and_watch(page, "import", tmp_path)
     assert outcome == "Completed", page.inner_text("#last-task")
     page.click("text=Last Import Status: run")
     assert page.inner_text("#run-status") == "Completed"
