@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.console.conftest import PASSWORD, SHOTS, USER
 
 IMPORT_TIMEOUT = 600_000  # ms: a meltano run (20 s alone) on a 2-core machine loaded by others
@@ -14,9 +16,11 @@ STEP_TIMEOUT = 120_000  # ms: a page that calls Meltano (linking calls it twice)
 
 
 def new_page(browser: Any) -> Any:
-    """A page of the size the screenshots show, patient enough for a busy machine."""
+    """A page of the size the screenshots show, patient enough for a busy machine (its steps and the
+    ``expect`` assertions alike: theirs default to 5 s)."""
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     page.set_default_timeout(STEP_TIMEOUT)
+    expect.set_options(timeout=STEP_TIMEOUT)
     return page
 
 
@@ -40,7 +44,7 @@ def shot(page: Any, tmp_path: Path, name: str, *, full_page: bool = True) -> Pat
 
 def wait_for_counts(page: Any) -> None:
     """The district page until the source snapshot filled in the schools' counts."""
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600  # the source read in full: 30 s alone, far more on a loaded machine
     while page.locator("text=counting…").count() and time.monotonic() < deadline:
         page.wait_for_timeout(1000)
         page.reload()
