@@ -195,6 +195,7 @@ def test_link_pick_options_import_approve_schedule(
     # Manage: the classes as the store has them; a rename made here sticks (name_edited).
     page.click("text=Manage")
     expect(page.locator("#classes tr")).to_have_count(classes + 1)
+    assert page.get_attribute("a:text('Clever Import')", "href") == "/schools/maple-grove/school-2#import-now"
     first = page.locator("#classes tr").nth(1)
     first.locator("summary").click()
     first.locator("input[name=name]").fill("Room 12 Hawks")
