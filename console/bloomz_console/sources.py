@@ -10,9 +10,12 @@ console's (owner-only): the schools' counts, what is not shared, and the values 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,15 +87,28 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+@contextmanager
+def _console_keeps_its_signals() -> Iterator[None]:
+    """A Singer tap built in the console's main thread takes SIGTERM and SIGINT for itself (it exits at
+    once); the console's server keeps them, to stop cleanly."""
+    kept = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in kept.items():
+            signal.signal(number, handler)
+
+
 def test_link(kind: Kind, config: dict[str, Any]) -> LinkReport:
     """Connect with the tap's client and list the district's schools; never raises for a bad link."""
     report = LinkReport(checked_at=_now())
     config = {k: v for k, v in config.items() if k != "batch_config" and v is not None}
     try:
-        if kind.source == "clever":
-            _test_clever(config, report)
-        else:
-            _test_oneroster(config, report)
+        with _console_keeps_its_signals():
+            if kind.source == "clever":
+                _test_clever(config, report)
+            else:
+                _test_oneroster(config, report)
     except (CleverError, FatalAPIError, RetriableAPIError, BundleError, ValueError) as err:
         report.problems.append(f"Could not connect: {err}")
     except requests.RequestException as err:

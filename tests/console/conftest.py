@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -100,6 +101,10 @@ def console_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    # stopped as an admin stops it: cleanly, without a traceback (uvicorn ends by the signal it was sent)
+    log = (root / "console.log").read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]
+    assert process.returncode in (0, -signal.SIGTERM), log[-3000:]
 
 
 def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
