@@ -16,6 +16,7 @@ SHORT_STATUS = {
     "dry_run": "dry",
     "held": "held",
     "failed": "failed",
+    "incomplete": "part",
     "refused": "refused",
     "discarded": "disc.",
     "undone": "undone",
@@ -56,8 +57,8 @@ def history(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 "x": round(x, 1),
                 "width": round(step * 0.7, 1),
                 "segments": segments,
-                "status": SHORT_STATUS.get(run["status"], run["status"]),
-                "bad": run["status"] in ("held", "failed", "refused"),
+                "status": SHORT_STATUS.get(run["outcome"], run["outcome"]),
+                "bad": run["outcome"] in ("held", "failed", "refused", "incomplete"),
                 "label_x": round(x + step * 0.35, 1),
             }
         )

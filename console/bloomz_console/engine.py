@@ -42,6 +42,7 @@ __all__ = [
     "MappingError",
     "StoreBusy",
     "load_mapping",
+    "status_of",
 ]
 
 COMMUNITY_ROLES = edits.COMMUNITY_ROLES
@@ -112,8 +113,30 @@ def runs_of(con: duckdb.DuckDBPyConnection, key: str) -> list[dict[str, Any]]:
         {"key": key},
     )
     for run in found:
-        run["label"] = STATUS_LABELS.get(run["status"], run["status"])
+        _label(run)
     return found
+
+
+def last_runs(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+    """Each community's last import (not a preview), by community key, labelled (the home page)."""
+    found = rows(
+        con,
+        """SELECT c.key, r.id, r.status, r.status_reason, r.started_at
+           FROM communities c JOIN runs r ON r.id = (
+               SELECT max(id) FROM runs WHERE list_contains(scope, c.key) AND NOT dry_run)""",
+    )
+    for run in found:
+        _label(run)
+    return {run["key"]: run for run in found}
+
+
+def _label(run: dict[str, Any]) -> None:
+    """The run's outcome and label, as the status e-mail words them."""
+    run["outcome"], run["label"] = status_of(run["status"])
+
+
+def status_of(status: str) -> tuple[str, str]:
+    return status, STATUS_LABELS.get(status, status)
 
 
 def summary(con: duckdb.DuckDBPyConnection, run_id: int, key: str) -> RunSummary:

@@ -25,15 +25,10 @@ async def home(request: Request) -> Response:
     try:
         with engine.store(state.project.database) as con:
             if con is not None:
-                for row in engine.rows(
-                    con,
-                    """SELECT c.key, r.id, r.status FROM communities c LEFT JOIN runs r ON r.id = (
-                           SELECT max(id) FROM runs WHERE list_contains(scope, c.key) AND NOT dry_run)""",
-                ):
-                    last[row["key"]] = row
+                last = engine.last_runs(con)
     except engine.StoreBusy as err:
         busy = str(err)
-    return render(request, "home.html", last=last, busy=busy, labels=engine.STATUS_LABELS, kinds=KINDS)
+    return render(request, "home.html", last=last, busy=busy, kinds=KINDS)
 
 
 @login_required

@@ -80,7 +80,6 @@ def _page(
         ],
         has_store_members=bool(members),
         command=_command(state, district, school, {}),
-        labels=engine.STATUS_LABELS,
         previewing=extra.pop("previewing", False),
         **extra,
     )
