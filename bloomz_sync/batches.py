@@ -1,20 +1,30 @@
-"""BATCH files: a stream's records as JSON Lines files, written with msgspec (both taps share this).
+"""BATCH files: a stream's records as JSON Lines files, written with msgspec (both taps share this), and
+read back only from the batch folder the reader was configured with (``confined``).
 
 singer-sdk's own JSONL batcher (``singer_sdk.contrib.batch_encoder_jsonl``) is not used: it always gzips at
 level 9 and encodes each record with the json module, which is slower than the RECORD messages batches are
 meant to replace (bench/README.md, "tap-clever"). Here records are encoded with msgspec as the taps'
 RECORD messages are (``MsgSpecWriter``'s settings), one per line; files are gzipped (at a low level, for
-speed) only when ``batch_config.encoding.compression`` is ``gzip``.
+speed) only when ``batch_config.encoding.compression`` is ``gzip``. They hold personal data: a local batch
+folder is made owner-only, and so is each file.
+
+A BATCH message names its files by URL, and whoever reads them (target-bloomz) deletes them once read. A
+hostile or broken message could name any file (another store, ``/dev/zero``): ``confined`` accepts only a
+regular file inside the reader's own ``batch_config.storage.root``, checked before anything is opened.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
+import stat
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 from uuid import uuid4
 
 import msgspec
@@ -22,6 +32,9 @@ from singer_sdk import Stream
 from singer_sdk.contrib.msgspec import enc_hook
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.mapper import SameRecordTransform
+
+from bloomz_sync import private
+from bloomz_sync.failures import BadInput, BadSetting
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig, SDKBatchMessage
@@ -144,9 +157,71 @@ def write(
 
 @contextmanager
 def _open(config: BatchConfig, filename: str, gzipped: bool) -> Iterator[Writable]:
+    folder = local_root(config.storage.root)
+    if folder is not None:
+        private.folder(folder)  # personal data: the owner's alone
     with config.storage.open(filename, "wb") as raw:
+        if folder is not None:
+            private.protect(folder / filename)
         if not gzipped:
             yield raw
             return
         with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=GZIP_LEVEL) as zipped:
             yield zipped
+
+
+def local_root(root: str | None) -> Path | None:
+    """The folder a ``batch_config.storage.root`` names, when it is local (``file://`` or a plain path)."""
+    if not root:
+        return None
+    parts = urlsplit(root)
+    if parts.scheme not in ("", "file") or parts.netloc not in ("", "localhost"):
+        return None
+    return Path(unquote(parts.path))
+
+
+def confined(url: str, root: str | None, reader: str) -> Path:
+    """The local file a BATCH manifest entry names, once it is known to be a regular file in ``root``.
+
+    ``root`` is the reader's own ``batch_config.storage.root``; ``reader`` names the reader in messages.
+    """
+    folder = local_root(root)
+    if folder is None:
+        raise BadSetting(
+            f"{reader} reads BATCH files only from a local batch folder: set its batch_config.storage.root "
+            f"to the folder the tap writes them to (a file:// URL){f', not {root}' if root else ''}"
+        )
+    parts = urlsplit(url)
+    shown = url[:200]
+    path, base = _resolved(unquote(parts.path)), folder.resolve()
+    if (
+        parts.scheme not in ("", "file")
+        or parts.netloc not in ("", "localhost")
+        or path is None
+        or not path.is_relative_to(base)
+        or path == base
+    ):
+        raise BadInput(
+            f"BATCH file {shown} is outside {reader}'s batch folder {folder}; {reader} reads (and deletes) "
+            "only files there: check the tap's and the target's batch_config.storage.root"
+        )
+    try:
+        regular = stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        raise BadInput(f"BATCH file {shown} is not in {reader}'s batch folder {folder} (any more?)") from None
+    if not regular:
+        raise BadInput(f"BATCH file {shown} is not a regular file; {reader} reads only files a tap wrote")
+    return path
+
+
+def _resolved(text: str) -> Path | None:
+    """The path with its links followed (a link in the folder may point outside it); None if it cannot be."""
+    try:
+        return Path(text).resolve()
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL byte
+        return None
+
+
+def open_confined(path: Path) -> IO[bytes]:
+    """Open a file ``confined`` returned, refusing it if it was swapped for a link since."""
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")

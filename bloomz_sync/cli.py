@@ -9,12 +9,12 @@ from __future__ import annotations
 import click
 from bloomz_console.cli import console
 
-from bloomz_sync import commands_edit, commands_mapping, commands_people, commands_store
+from bloomz_sync import commands_edit, commands_mapping, commands_people, commands_store, executables, private
 
 DEFAULT_DATABASE = "data/bloomz.duckdb"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=executables.Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--database",
     envvar="BLOOMZ_DATABASE",
@@ -27,6 +27,7 @@ DEFAULT_DATABASE = "data/bloomz.duckdb"
 def main(ctx: click.Context, database: str) -> None:
     """Inspect and manage what bloomz-sync imported into the Bloomz store."""
     ctx.obj = {"database": database}
+    private.sweep_spools()  # the spools of imports that were killed (private.py)
 
 
 for _module in (commands_mapping, commands_store, commands_edit, commands_people):

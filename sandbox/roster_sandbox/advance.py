@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 
+from bloomz_sync.failures import Failure
 from roster_sandbox import dumpfile, ids
 
 DAY = 86_400
@@ -37,7 +38,7 @@ EVENT_ORDER = [
 ]
 
 
-class AdvanceError(Exception):
+class AdvanceError(Failure):
     pass
 
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
+from bloomz_sync import executables
 from roster_sandbox import state as defaults
-from roster_sandbox.district import DistrictError
-from roster_sandbox.faults import FaultError, FaultRule
+from roster_sandbox.faults import FaultRule
 
 
-@click.group()
+@click.group(cls=executables.Group)
 def main() -> None:
     """A local Clever v3 and OneRoster server for tests, demos and benchmarks."""
 
@@ -114,11 +114,8 @@ def serve(
         total_count_header=total_count,
         link_header=link_header,
     )
-    try:
-        rules = [FaultRule.parse(text) for text in faults]
-        state = SandboxState.create(settings)
-    except (DistrictError, FaultError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    rules = [FaultRule.parse(text) for text in faults]
+    state = SandboxState.create(settings)
     state.faults.set(rules, fault_seed)
     uvicorn.run(build_app(state), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
@@ -151,13 +148,9 @@ def generate(size: str, seed: int, out: Path) -> None:
 @click.option("--seed", type=int, default=1, show_default=True)
 def advance(directory: Path, change: float, seed: int) -> None:
     """Move a district directory to the next night and append the matching Clever events to events.json."""
-    from roster_sandbox.advance import AdvanceError
     from roster_sandbox.advance import advance as step
 
-    try:
-        night = step(directory, change, seed)
-    except (AdvanceError, DistrictError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    night = step(directory, change, seed)
     summary = ", ".join(f"{what}: {n}" for what, n in night.counts.items())
     click.echo(f"{directory}: night of {night.when}; {night.events} events ({summary})")
 
@@ -169,10 +162,7 @@ def advance(directory: Path, change: float, seed: int) -> None:
 @click.option("--delta-since", default=None, help="Write a delta of what changed after this ISO date-time.")
 def export_csv(directory: Path, version: str, out: Path, delta_since: str | None) -> None:
     """Write the district as a OneRoster CSV bundle (bulk, or delta with --delta-since)."""
-    from roster_sandbox.csv_export import ExportError, export
+    from roster_sandbox.csv_export import export
 
-    try:
-        counts = export(directory, version, out, delta_since)
-    except (ExportError, DistrictError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    counts = export(directory, version, out, delta_since)
     click.echo(f"{out}: " + ", ".join(f"{name}.csv {n} rows" for name, n in counts.items()))

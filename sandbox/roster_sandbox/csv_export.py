@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bloomz_sync.failures import Failure
 from roster_sandbox.district import load
 from roster_sandbox.oneroster import OneRosterView
 
@@ -144,7 +145,7 @@ ABSENT = {
 }
 
 
-class ExportError(Exception):
+class ExportError(Failure):
     pass
 
 

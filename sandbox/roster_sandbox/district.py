@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from bloomz_sync.failures import Failure
 from roster_sandbox import dumpfile
 
 COLLECTIONS = ("districts", "schools", "terms", "courses", "sections", "users")
@@ -30,7 +31,7 @@ USER_ROLES = ("student", "teacher", "staff", "district_admin", "contact")
 Encoded = bytes | msgspec.Raw
 
 
-class DistrictError(Exception):
+class DistrictError(Failure):
     """The directory cannot be served; the message names the file and what is wrong."""
 
 

@@ -20,10 +20,12 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from bloomz_sync.failures import Failure
+
 KINDS = ("status", "rate_limit", "slow", "cut", "html", "expire_tokens")
 
 
-class FaultError(ValueError):
+class FaultError(Failure, ValueError):
     """A fault rule that cannot be understood; the message says which field and what is allowed."""
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from bloomz_sync import unreachable
+from bloomz_sync import network, unreachable
 from tap_clever.errors import CleverError
 
 
@@ -50,10 +50,13 @@ def _listed_tokens(url: str, client_id: str, client_secret: str, district_id: st
             params={"owner_type": "district", "district": district_id},
             auth=(client_id, client_secret),
             timeout=60,
+            allow_redirects=False,  # the app's secret goes to oauth_tokens_url and nowhere else
         )
     except requests.RequestException as exc:
         text = unreachable.message("Clever's token listing", url, exc, "oauth_tokens_url")
         raise CleverError(text) from None
+    if redirect := network.redirect_message(response, "Clever's token listing", "oauth_tokens_url"):
+        raise CleverError(redirect)
     if response.status_code in (401, 403):
         raise CleverError(
             f"Clever refused the app's client_id/client_secret at {url} (HTTP {response.status_code}). "

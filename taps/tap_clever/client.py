@@ -20,7 +20,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from bloomz_sync import batches, contract, unreachable
+from bloomz_sync import batches, contract, network, unreachable
 from tap_clever import events
 from tap_clever.errors import CleverError
 from tap_clever.records import Record
@@ -45,13 +45,23 @@ def response_body(response: requests.Response) -> Any:
 
 
 class CleverLinksPaginator(BaseHATEOASPaginator):
-    """Follows the body's ``links`` entry with ``rel: next`` (a path relative to the API root)."""
+    """Follows the body's ``links`` entry with ``rel: next`` (a path relative to the API root); a server
+    paging in a loop is stopped (network.PageRepeats)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._repeats = network.PageRepeats()
 
     def get_next_url(self, response: requests.Response) -> str | None:
-        for link in response_body(response).get("links") or []:
-            if link.get("rel") == "next" and link.get("uri"):
-                return str(link["uri"])
-        return None
+        body = response_body(response)
+        links = body.get("links")
+        next_url = None
+        for link in links if isinstance(links, list) else []:
+            if isinstance(link, dict) and link.get("rel") == "next" and link.get("uri"):
+                next_url = str(link["uri"])
+        ids = [str(item["data"].get("id")) for item in body["data"]]
+        self._repeats.check(ids, next_url, f"Clever's paging at {urlparse(response.url).path}")
+        return next_url
 
 
 class CleverStream(RESTStream[ParseResult | None], batches.BatchingStream):
@@ -70,6 +80,7 @@ class CleverStream(RESTStream[ParseResult | None], batches.BatchingStream):
     # entered the scope because of it, so with `schools` set such a stream is pulled whole every run.
     scope_follows_other_records = False
     path = "/{resource}"
+    allow_redirects = False  # a redirect is an error (bloomz_sync/network.py)
     # records.py already builds every record to the contract's types; the SDK's recursive conforming pass
     # re-checked each value and was the tap's largest cost (bench/README.md, "tap-clever").
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -93,7 +104,18 @@ class CleverStream(RESTStream[ParseResult | None], batches.BatchingStream):
     def derive(self, obj: dict[str, Any]) -> list[Record]:
         """The records one Clever object yields for this run (only the selected schools' ones)."""
         scope = self.shared.scope(self.fetch)
-        return [r for r in self.records_of(obj) if scope is None or self.in_scope(r, obj, scope)]
+        return [r for r in self.checked_records(obj) if scope is None or self.in_scope(r, obj, scope)]
+
+    def checked_records(self, obj: dict[str, Any]) -> list[Record]:
+        """``records_of``, with an object not in the Clever API's shape (a list where an object belongs, a
+        field of the wrong type) stopping the run with its id instead of a traceback."""
+        try:
+            return list(self.records_of(obj))
+        except (AttributeError, KeyError, TypeError) as error:
+            raise CleverError(
+                f"Clever's {self.resource} object {str(obj.get('id'))[:40]} is not in the Clever API's shape "
+                f"({type(error).__name__}: {str(error)[:80]}); check api_url, or ask Clever about the object"
+            ) from None
 
     # HTTP ---------------------------------------------------------------------------------------------
 
@@ -148,6 +170,8 @@ class CleverStream(RESTStream[ParseResult | None], batches.BatchingStream):
                 "data sharing), allow up to an hour for the change, and run `tap-clever --test` to check.",
                 status,
             )
+        if redirect := network.redirect_message(response, f"Clever at {where}", "api_url"):
+            raise CleverError(redirect, status)
         if status == 429 or status >= 500:
             raise RetriableAPIError(f"Clever answered HTTP {status} at {where}", response)
         if status >= 400:
@@ -160,11 +184,19 @@ class CleverStream(RESTStream[ParseResult | None], batches.BatchingStream):
             )
         try:
             body = response_body(response)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
             # A body cut off mid-way: the next attempt usually gets it whole.
             raise RetriableAPIError(f"Clever's answer at {where} was cut off or not JSON", response) from exc
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise CleverError(f"Clever's answer at {where} is not a list envelope with 'data'.", status)
+        for item in body["data"]:
+            obj = item.get("data") if isinstance(item, dict) else None
+            if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
+                raise CleverError(
+                    f'Clever\'s answer at {where} holds an item that is not {{"data": {{"id": ...}}}}: '
+                    "not the Clever API's shape; check api_url",
+                    status,
+                )
 
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, Any]]:
         for item in response_body(response)["data"]:
@@ -225,7 +257,7 @@ class CleverStream(RESTStream[ParseResult | None], batches.BatchingStream):
         started = _now()
         version = self._stream_version = self._initialized_at // 1000  # every record of this pull carries it
         # Without `schools` every record of every object is sent: skip the scope test (a million records).
-        derive = self.records_of if self.shared.scope(self.fetch) is None else self.derive
+        derive = self.checked_records if self.shared.scope(self.fetch) is None else self.derive
         for position, role in enumerate(self.roles):
             objects = self.fetch(self.resource, {"role": role} if role else {})
             if position:

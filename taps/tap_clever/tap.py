@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import gc
-import sys
 from typing import Any
 
 import click
-import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-from bloomz_sync import unreachable
+from bloomz_sync import executables, network, unreachable
 from tap_clever import connection
 from tap_clever.client import CleverStream
 from tap_clever.shared import Shared
@@ -104,6 +101,10 @@ class TapClever(Tap):
         return {name: s for name, s in self.streams.items() if isinstance(s, CleverStream)}
 
     def discover_streams(self) -> list[CleverStream]:
+        # The district token goes to api_url, the app's secret to oauth_tokens_url: never in clear.
+        network.require_tls("api_url", self.config.get("api_url"), "the district token")
+        if self.config.get("client_secret"):
+            network.require_tls("oauth_tokens_url", self.config.get("oauth_tokens_url"), "the client secret")
         if not hasattr(self, "shared"):
             self.shared = Shared(dict(self.config))
         return [stream_type(tap=self, shared=self.shared) for stream_type in STREAM_TYPES]
@@ -114,20 +115,12 @@ class TapClever(Tap):
         # counting once written, and the cyclic collector re-walking every live page took over half of the
         # tap's CPU on the large district (bench/README.md, "tap-clever").
         gc.disable()
-        # The message says what happened and what to do; a traceback would bury it.
-        try:
-            super().invoke(*args, **kwargs)
-        except FatalAPIError as exc:
-            cls.logger.error("tap-clever stopped: %s", exc)
-            sys.exit(1)
-        except RetriableAPIError as exc:
-            cls.logger.error("tap-clever stopped: %s, and kept failing after retries; run again later.", exc)
-            sys.exit(1)
-        except requests.RequestException as exc:
-            cls.logger.error(
-                "tap-clever stopped: could not reach Clever (%s); check api_url.", type(exc).__name__
-            )
-            sys.exit(1)
+        super().invoke(*args, **kwargs)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        # An expected failure (settings, sharing, the source) ends with one line, not a traceback.
+        return executables.singer_command(super().get_singer_command(), cls.logger)
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
@@ -142,11 +135,8 @@ class TapClever(Tap):
         )
         unreachable.quiet_logs(cls.name)
         tap.shared.testing_connection = True
-        try:
+        with executables.connection_test(ctx):  # the admin linking a district needs the reason
             report = connection.check(tap)
-        except (FatalAPIError, RetriableAPIError) as exc:
-            click.echo(f"Connection test failed: {exc}", err=True)
-            ctx.exit(1)
         click.echo(report.text(), err=True)
         ctx.exit(0 if report.ok else 1)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import decimal
 import time
+import weakref
 from collections.abc import Generator, Iterator
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -14,7 +16,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from bloomz_sync import unreachable
+from bloomz_sync import network, unreachable
 from tap_oneroster.auth import OAuth2ClientCredentials
 
 if TYPE_CHECKING:
@@ -42,15 +44,21 @@ class OneRosterPaginator(BaseHATEOASPaginator):
     learnt from the pages themselves: an empty page, or one shorter than the longest seen so far, ends it.
     """
 
-    def __init__(self, records_in: Any) -> None:
+    def __init__(self, ids_in: Any) -> None:
         super().__init__()
-        self._records_in = records_in  # counts the items of a response
+        self._ids_in = ids_in  # the sourcedIds of a response's items
         self._longest_page = 0
+        self._repeats = network.PageRepeats()
 
     def get_next_url(self, response: requests.Response) -> str | None:
+        ids = self._ids_in(response)
+        next_url = self._next_url(response, len(ids))
+        self._repeats.check(ids, next_url, f"OneRoster paging at {urlsplit(response.url).path}")
+        return next_url
+
+    def _next_url(self, response: requests.Response, received: int) -> str | None:
         if next_link := response.links.get("next", {}).get("url"):
             return urljoin(response.url, next_link)  # some servers send it relative
-        received = self._records_in(response)
         query = dict(parse_qsl(urlsplit(response.request.url or "").query))
         offset = int(query.get("offset", 0)) + received
         total = response.headers.get("X-Total-Count", "")
@@ -96,6 +104,7 @@ class OneRosterCollection(RESTStream):
     """
 
     extra_retry_statuses = (429,)
+    allow_redirects = False  # a redirect is an error (bloomz_sync/network.py)
 
     def __init__(
         self, tap: Tap, collection: str, authenticator: APIAuthenticatorBase, since: str | None
@@ -117,15 +126,16 @@ class OneRosterCollection(RESTStream):
         return "/".join(p for p in (str(self.config["base_url"]).rstrip("/"), api_path.strip("/")) if p)
 
     @property
-    def records_jsonpath(self) -> str:
-        return f"$.{self.collection}[*]"
-
-    @property
     def authenticator(self) -> APIAuthenticatorBase:
         return self._authenticator
 
     def get_new_paginator(self) -> OneRosterPaginator:
-        return OneRosterPaginator(lambda response: sum(1 for _ in self.parse_response(response)))
+        return OneRosterPaginator(
+            lambda response: [item["sourcedId"] for item in self.parse_response(response)]
+        )
+
+    def parse_response(self, response: requests.Response) -> Iterator[dict[str, Any]]:
+        yield from _body(response)[self.collection]  # its shape was checked by validate_response
 
     def get_url_params(self, context: Any, next_page_token: Any) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": self.config.get("page_size", 100), "offset": 0}
@@ -148,6 +158,8 @@ class OneRosterCollection(RESTStream):
             self._refreshed_after_401 = True
             oauth2.invalidate()
             raise RetriableAPIError(error_message(response, what), response)
+        if redirect := network.redirect_message(response, f"OneRoster {what}", "base_url"):
+            raise FatalAPIError(redirect)
         if response.status_code in self.extra_retry_statuses or response.status_code >= 500:
             raise RetriableAPIError(error_message(response, what), response)
         if response.status_code >= 400:
@@ -157,6 +169,7 @@ class OneRosterCollection(RESTStream):
             # A proxy's error page or a wrong URL: worth a retry, and a clear word if it stays.
             message = f"OneRoster {what}: the server answered {content_type} instead of OneRoster JSON"
             raise RetriableAPIError(message + " — check the OneRoster API URL", response)
+        self._check_shape(response, what)
         self._refreshed_after_401 = False
 
     def request_decorator(self, func: Any) -> Any:
@@ -164,6 +177,24 @@ class OneRosterCollection(RESTStream):
         server = "the OneRoster server"
         attempt = unreachable.fail_fast(func, testing, server, self.url_base, "base_url")
         return unreachable.explained(super().request_decorator(attempt), server, self.url_base, "base_url")
+
+    def _check_shape(self, response: requests.Response, what: str) -> None:
+        """A page is ``{"<collection>": [{"sourcedId": "...", ...}, ...]}``; anything else stops the read."""
+        try:
+            body = _body(response)
+        except (ValueError, RecursionError):  # cut off mid-way (the next try usually gets it whole)
+            raise RetriableAPIError(
+                f"OneRoster {what}: the answer is cut off or not JSON", response
+            ) from None
+        items = body.get(self.collection) if isinstance(body, dict) else None
+        if not isinstance(items, list) or not all(
+            isinstance(item, dict) and isinstance(item.get("sourcedId"), str) and item["sourcedId"]
+            for item in items
+        ):
+            raise FatalAPIError(
+                f"OneRoster {what}: the answer is not a list of {self.collection} with a sourcedId each "
+                "— check the OneRoster API URL and version"
+            )
 
     def backoff_wait_generator(self) -> Generator[float, None, None]:
         return self.backoff_runtime(value=self._wait_seconds)
@@ -185,6 +216,16 @@ class OneRosterCollection(RESTStream):
 
     def backoff_jitter(self, value: float) -> float:
         return value  # waits are already what the server asked for, or small
+
+
+_bodies: weakref.WeakKeyDictionary[requests.Response, Any] = weakref.WeakKeyDictionary()
+
+
+def _body(response: requests.Response) -> Any:
+    """The decoded JSON body, decoded once (shape check, paging and records all need it)."""
+    if response not in _bodies:
+        _bodies[response] = response.json(parse_float=decimal.Decimal)
+    return _bodies[response]
 
 
 def _retry_after(response: requests.Response) -> float | None:

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from bloomz_sync import failures
+
 logger = logging.getLogger("tap_oneroster.csv")
 
 # collection → its file in the bundle
@@ -112,7 +114,7 @@ def _instant(text: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class BundleError(Exception):
+class BundleError(failures.BadInput):
     """The bundle cannot be read at all (missing, not a zip, no manifest)."""
 
 

@@ -7,13 +7,16 @@ spool keeps one HTTP pass per collection, bounded memory, and one consistent sna
 from __future__ import annotations
 
 import itertools
-import tempfile
+import shutil
+import weakref
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
+
+from bloomz_sync import private
 
 
 class Source(Protocol):
@@ -23,12 +26,14 @@ class Source(Protocol):
 
 
 class SpooledSource:
-    """Wraps a source; a read that ran to its end is kept on disk (a 0700 temporary folder) and replayed."""
+    """Wraps a source; a read that ran to its end is kept on disk (a private folder) and replayed."""
 
     def __init__(self, source: Source) -> None:
         self._source = source
-        # Roster data at rest: only this process may read it, and it is removed when the run ends.
-        self._folder = tempfile.TemporaryDirectory(prefix="tap-oneroster-")
+        # Roster data at rest: in the user's private spool folder (bloomz_sync/private.py), removed when the
+        # run ends, or by the next run when this one was killed.
+        self._folder = private.new_spool("tap-oneroster")
+        weakref.finalize(self, shutil.rmtree, self._folder, ignore_errors=True)
         self._spooled: dict[tuple[str, str | None], Path] = {}
         # A name per read, not per finished read: reads nest (a delta of users consults every user).
         self._names = itertools.count()
@@ -41,7 +46,7 @@ class SpooledSource:
         if key in self._spooled:
             yield from self._replay(self._spooled[key])
             return
-        path = Path(self._folder.name) / f"{collection}-{next(self._names)}.jsonl"
+        path = self._folder / f"{collection}-{next(self._names)}.jsonl"
         encoder = msgspec.json.Encoder(decimal_format="number")  # the SDK parses numbers as Decimal
         with path.open("wb") as spool:
             for obj in self._source.read(collection, since):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from bloomz_sync import batches, contract
+from bloomz_sync import batches, contract, failures
 from tap_oneroster import mapping
 
 if TYPE_CHECKING:
@@ -75,7 +75,14 @@ class RosterStream(batches.BatchingStream):
         since = self.get_starting_replication_key_value(context) if self.replication_key else None
         version = self._initialized_at // 1000 if self.closes_when_done(since) else None
         self._stream_version = version  # every record of this pull carries it
-        yield from self.roster_records(since, mapping.now_utc())
+        try:
+            yield from self.roster_records(since, mapping.now_utc())
+        except (AttributeError, KeyError, TypeError) as error:
+            # An object not in OneRoster's shape (a list where a GUIDRef belongs, a missing sourcedId).
+            raise failures.BadInput(
+                f"{self.name}: the source sent an object not in OneRoster's shape ({type(error).__name__}: "
+                f"{str(error)[:80]}); check the server URL and version, or the CSV bundle"
+            ) from None
         self._complete_version = version
 
     def _pulled_complete(self) -> None:

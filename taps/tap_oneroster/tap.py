@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import click
-import requests
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.tap_base import CliTestOptionValue
 
-from bloomz_sync import unreachable
+from bloomz_sync import executables, failures, network, unreachable
 from tap_oneroster import connection, mapping
 from tap_oneroster.auth import build_authenticator
 from tap_oneroster.client import RestSource
-from tap_oneroster.csv_source import BundleError, CsvSource
+from tap_oneroster.csv_source import CsvSource
 from tap_oneroster.spool import Source, SpooledSource
 from tap_oneroster.streams import STREAM_TYPES, RosterStream
 
@@ -165,7 +162,11 @@ class TapOneRoster(Tap):
         if self.config.get("csv_path"):
             return CsvSource(self.config["csv_path"])
         if not self.config.get("base_url"):
-            raise ValueError("set base_url (the OneRoster server URL) or csv_path (a CSV bundle)")
+            raise failures.BadSetting("set base_url (the OneRoster server URL) or csv_path (a CSV bundle)")
+        # The access token (or signed requests) and the roster travel to base_url, the secret to token_url.
+        network.require_tls("base_url", self.config["base_url"], "the credentials")
+        if self.config.get("auth", "oauth2") == "oauth2":
+            network.require_tls("token_url", self.config.get("token_url"), "the client secret")
         # A connection test asks for the token once: an unreachable token endpoint fails at once.
         tries = {"max_tries": 1} if self.testing_connection else {}
         return SpooledSource(RestSource(self, build_authenticator({**self.config, **tries})))
@@ -174,24 +175,9 @@ class TapOneRoster(Tap):
         return [stream_type(self) for stream_type in STREAM_TYPES]
 
     @classmethod
-    def invoke(cls, *args: Any, **kwargs: Any) -> None:
-        # The message names what failed and what to check; a traceback around it would bury it.
-        try:
-            super().invoke(*args, **kwargs)
-        except (FatalAPIError, BundleError, ValueError) as exc:
-            cls.logger.error("tap-oneroster stopped: %s", exc)
-            sys.exit(1)
-        except RetriableAPIError as exc:
-            cls.logger.error(
-                "tap-oneroster stopped: %s, and kept failing after retries; run again later.", exc
-            )
-            sys.exit(1)
-        except requests.RequestException as exc:
-            cls.logger.error(
-                "tap-oneroster stopped: could not reach the OneRoster server (%s); check base_url.",
-                type(exc).__name__,
-            )
-            sys.exit(1)
+    def get_singer_command(cls) -> click.Command:
+        # An expected failure (settings, the server, the bundle) ends with one line, not a traceback.
+        return executables.singer_command(super().get_singer_command(), cls.logger)
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
@@ -204,12 +190,8 @@ class TapOneRoster(Tap):
         tap = cls(config=config.config, parse_env_config=config.parse_env)
         unreachable.quiet_logs(cls.name)
         tap.testing_connection = True
-        try:
+        with executables.connection_test(ctx):  # the admin linking a district needs the reason
             report = connection.check(tap)
-        except (FatalAPIError, RetriableAPIError, BundleError, ValueError) as exc:
-            # The admin linking a district needs the reason, not a traceback.
-            click.echo(f"Connection test failed: {exc}", err=True)
-            ctx.exit(1)
         click.echo(report.text(), err=True)
         ctx.exit()
 

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import duckdb
 
+from bloomz_sync.failures import Failure
 from target_bloomz import apply, held, journal, locks, people_steps, plan, resync, runs
 from target_bloomz.invite import DEFAULT_SIGNUP_URL
 from target_bloomz.mapping import Mapping, load_mapping
 
 
-class ApprovalError(ValueError):
+class ApprovalError(Failure, ValueError):
     """The run cannot be approved or discarded; the message says why."""
 
 

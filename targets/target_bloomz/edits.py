@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import duckdb
 
+from bloomz_sync.failures import Failure
 from target_bloomz import journal, lookup
 
 COMMUNITY_ROLES = ("School Admin", "School Office Staff", "School Support Staff", "Student", "Parent")
@@ -25,7 +26,7 @@ ROLES_OF_KIND = {
 CLASS_ROLES = ("teacher", "aide", "student", "parent")
 
 
-class EditError(ValueError):
+class EditError(Failure, ValueError):
     """The edit cannot be made; the message says why."""
 
 

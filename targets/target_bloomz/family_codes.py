@@ -19,13 +19,15 @@ from collections.abc import Callable
 
 import duckdb
 
+from bloomz_sync.failures import Failure
+
 ALPHABET = "34679FHJKMPRTWXY"
 GROUPS = 3
 GROUP_LENGTH = 4
 _MAX_TRIES = 100
 
 
-class FamilyCodeError(RuntimeError):
+class FamilyCodeError(Failure, RuntimeError):
     """No free code was found (only possible if ``taken`` answers yes to everything)."""
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import duckdb
 
+from bloomz_sync.failures import Failure
 from target_bloomz.mapping import Limit, Mapping
 
 
-class SyncRefused(RuntimeError):
+class SyncRefused(Failure, RuntimeError):
     """The run may not start (a scheduled import of a school without a completed first import)."""
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from bloomz_sync import private
+
 _TABLES = (
     "SELECT table_name FROM duckdb_tables() "
     "WHERE temporary AND regexp_matches(table_name, '^(stg|map|norm)_')"
@@ -29,7 +31,7 @@ def save(
 ) -> Path:
     """Copy the run's staged input next to the store, with the run's Meltano state id."""
     path = held_file(database, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private.folder(path.parent)
     _meta_file(database, run_id).write_text(json.dumps({"meltano_state_id": meltano_state_id}))
     path.unlink(missing_ok=True)
     tables = [name for (name,) in con.execute(_TABLES).fetchall()]
@@ -39,6 +41,7 @@ def save(
             con.execute(f"CREATE TABLE held_run.{name} AS SELECT * FROM temp.{name}")
     finally:
         con.execute("DETACH held_run")
+    private.protect(path)
     return path
 
 

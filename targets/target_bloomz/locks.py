@@ -30,12 +30,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from bloomz_sync import private
+from bloomz_sync.failures import Failure
+
 LEASE_ENV = "BLOOMZ_LOCK_LEASE_SECONDS"
 DEFAULT_LEASE_SECONDS = 120.0
 _GUARD_WAIT_SECONDS = 30.0  # the guard is held for a few file operations: waiting longer means it is stuck
 
 
-class SyncInProgress(RuntimeError):
+class SyncInProgress(Failure, RuntimeError):
     """Another import holds the community."""
 
 
@@ -123,8 +126,7 @@ def hold(database: Path, scopes: Iterable[str], holder: str) -> Iterator[Held]:
     Yields the locks taken over; raises SyncInProgress naming the holder and since when a live import
     holds one of them (then nothing is locked).
     """
-    folder = lock_dir(database)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder = private.folder(lock_dir(database))
     paths = [folder / f"{quote(scope, safe='')}.lock" for scope in sorted(set(scopes))]
     token = secrets.token_hex(8)
     held = Held()

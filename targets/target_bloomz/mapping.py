@@ -34,7 +34,15 @@ __all__ = [
 ]
 
 SOURCES = ("clever", "oneroster")
-CLASS_NAME_VARIABLES = ("section", "course", "teacher", "term", "school")
+# The variables of each template, and the contract stream (or fields) each is a record of.
+CLASS_NAME_VARIABLES = {
+    "section": "sections",
+    "course": ("name", "number"),
+    "teacher": "staff",
+    "term": "terms",
+    "school": "schools",
+}
+COMMUNITY_NAME_VARIABLES = {"school": "schools"}
 
 
 @dataclass(frozen=True)
@@ -348,7 +356,7 @@ def _build(chain: list[MappingFile], resolved: dict[str, Any]) -> Mapping:
             updates={k: _limit(v) for k, v in limits["updates"].items()},
         ),
         resolved=resolved,
-        _community_name=_compile(chain, ("communities", "name"), resolved, ("school",)),
+        _community_name=_compile(chain, ("communities", "name"), resolved, COMMUNITY_NAME_VARIABLES),
         _class_name=_compile(chain, ("sections", "class_name"), resolved, CLASS_NAME_VARIABLES),
         _section_rules=tuple(
             _Rule(rule["name"], rule.get("when") or {}, rule["action"])
@@ -367,12 +375,16 @@ def _limit(spec: dict[str, Any]) -> Limit:
 
 
 def _compile(
-    chain: list[MappingFile], key: tuple[str, str], resolved: dict[str, Any], variables: Sequence[str]
+    chain: list[MappingFile],
+    key: tuple[str, str],
+    resolved: dict[str, Any],
+    variables: dict[str, str | tuple[str, ...]],
 ) -> MappingTemplate:
     owner = _last_setting(chain, key)
     where = f"{display_path(owner.path)}:{owner.line_of(key)}: {dotted(key)}"
+    fields = {name: _contract_fields(of) if isinstance(of, str) else of for name, of in variables.items()}
     try:
-        return MappingTemplate(resolved[key[0]][key[1]], variables, where)
+        return MappingTemplate(resolved[key[0]][key[1]], fields, where)
     except TemplateProblem as problem:
         raise owner.error(key, str(problem)) from problem
 

@@ -19,10 +19,12 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from bloomz_sync.failures import Failure
+
 KeyPath = tuple[str | int, ...]
 
 
-class MappingError(ValueError):
+class MappingError(Failure, ValueError):
     """A mapping file is wrong; the text names the file, the line, the key and what is allowed."""
 
 

@@ -14,17 +14,23 @@ from __future__ import annotations
 import sys
 import typing as t
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import msgspec
 from singer_sdk.contrib.msgspec import decoder as sdk_decoder
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
-from singer_sdk.singerlib.exceptions import InvalidInputLine
+
+from bloomz_sync.failures import BadInput
 
 if t.TYPE_CHECKING:
     from target_bloomz.progress import Progress
 
 SpoolFor = Callable[[str], t.BinaryIO | None]
+
+# A roster record is a few kilobytes; DuckDB reads a spooled record of at most 16 MB. A longer line is
+# refused before it is held in memory whole.
+MAX_LINE_BYTES = 8 << 20
 
 
 class Envelope(msgspec.Struct):
@@ -36,17 +42,68 @@ class Envelope(msgspec.Struct):
     version: int | None = None
 
 
+class _JsonSchema(msgspec.Struct):
+    properties: dict[str, Any]
+
+
+class _Schema(msgspec.Struct):
+    stream: str
+    schema: _JsonSchema
+    key_properties: list[str] | None = None
+    bookmark_properties: list[str] | None = None
+
+
+class _Record(msgspec.Struct):
+    stream: str
+    record: dict[str, Any]
+    version: int | None = None
+
+
+class _State(msgspec.Struct):
+    value: Any
+
+
+class _ActivateVersion(msgspec.Struct):
+    stream: str
+    version: int
+
+
+class _Encoding(msgspec.Struct):
+    format: str
+    compression: str | None = None
+
+
+class _Batch(msgspec.Struct):
+    stream: str
+    encoding: _Encoding
+    manifest: list[str]
+    version: int | None = None
+
+
+# What each message type must carry (the Singer spec, and singer-sdk's BATCH extension). Checked before a
+# message reaches singer-sdk, whose own errors print the whole message (a student's record).
+_SHAPES: dict[str, type[msgspec.Struct]] = {
+    "SCHEMA": _Schema,
+    "RECORD": _Record,
+    "STATE": _State,
+    "ACTIVATE_VERSION": _ActivateVersion,
+    "BATCH": _Batch,
+}
 _decode_envelope = msgspec.json.Decoder(Envelope).decode
 _VERSIONED = frozenset({"RECORD", "BATCH"})
 
 
 class RosterReader(GenericSingerReader[t.Any]):
-    """Singer input as bytes (the CLI's standard input) or text (singer-sdk's test suites)."""
+    """Singer input as bytes (the CLI's standard input) or text (singer-sdk's test suites).
+
+    Every problem with a message is a ``BadInput`` naming its line and what is wrong, never its content.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self._spool_for: SpoolFor | None = None
         self._files: dict[str, t.BinaryIO] = {}  # the spools spool_for gave, by stream
+        self._schemas: set[str] = set()  # streams whose SCHEMA came
         self.versioned: set[str] = set()
         self.spooled: Counter[str] = Counter()
         self._progress: Progress | None = None
@@ -90,27 +147,53 @@ class RosterReader(GenericSingerReader[t.Any]):
         callbacks: dict[str, Callable[[dict], None]],
         stats: Counter[str],
     ) -> None:
-        for number, line in enumerate(file_input or self.default_input, start=1):
+        for number, line in _lines(file_input or self.default_input):
+            if not line.strip():
+                continue
             envelope = _envelope(line, number)
-            if envelope.version is not None and envelope.type in _VERSIONED and envelope.stream:
-                self.versioned.add(envelope.stream)  # a full pull's table version (a delta's carry none)
+            stream = envelope.stream
+            if envelope.type != "SCHEMA" and stream is not None and stream not in self._schemas:
+                raise BadInput(
+                    f"line {number} of the input: a {envelope.type} message of stream {stream[:60]!r} "
+                    "came before the stream's SCHEMA message; the tap must send the SCHEMA first"
+                )
+            if envelope.version is not None and envelope.type in _VERSIONED and stream:
+                self.versioned.add(stream)  # a full pull's table version (a delta's carry none)
             if envelope.type == "RECORD" and self._spooled(envelope, number):
                 continue
-            self._current_message = line
-            message = self.deserialize_json(line)
-            if callback := callbacks.get(envelope.type):
-                callback(message)
-            else:
-                self._process_unknown_message(message)
+            self._current_message = None  # singer-sdk would print it on some errors: it holds personal data
+            message = self._checked(envelope.type, line, number)
+            try:
+                callbacks[envelope.type](message)
+            except BadInput as error:
+                raise BadInput(f"line {number} of the input: {error}") from None
+            if envelope.type == "SCHEMA":
+                self._schemas.add(message["stream"])
             stats[envelope.type] += 1
+
+    def _checked(self, kind: str, line: bytes | str, number: int) -> dict:
+        """The whole message, once it is known to carry what its type needs."""
+        shape = _SHAPES.get(kind)
+        if shape is None:
+            raise BadInput(
+                f"line {number} of the input: unknown Singer message type {kind[:40]!r}; "
+                f"expected one of {', '.join(_SHAPES)}"
+            )
+        try:
+            msgspec.json.decode(line, type=shape)
+        except msgspec.ValidationError as error:
+            raise BadInput(f"line {number} of the input: {kind} message: {error}") from None
+        return self.deserialize_json(line)
 
     def _spooled(self, envelope: Envelope, number: int) -> bool:
         """Append a roster record to its stream's spool; False when the SDK must take it."""
         stream, record = envelope.stream, envelope.record
         if stream is None or not len(record):
-            raise InvalidInputLine(f"line {number}: a RECORD message needs a stream and a record")
+            raise BadInput(f"line {number} of the input: a RECORD message needs a stream and a record")
         if memoryview(record)[:1] != b"{":
-            raise InvalidInputLine(f"line {number}: the record of a {stream} RECORD is not a JSON object")
+            raise BadInput(
+                f"line {number} of the input: the record of a {stream} RECORD is not a JSON object"
+            )
         spool = self._files.get(stream)
         if spool is None:
             spool = self._spool_for(stream) if self._spool_for else None
@@ -127,10 +210,25 @@ class RosterReader(GenericSingerReader[t.Any]):
         return t.cast("dict", sdk_decoder.decode(line))
 
 
+def _lines(source: t.IO[t.Any]) -> Iterator[tuple[int, t.Any]]:
+    """The input's numbered lines; one longer than MAX_LINE_BYTES is refused before it is read whole."""
+    number = 0
+    while line := source.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_LINE_BYTES:
+            raise BadInput(
+                f"line {number} of the input is longer than {MAX_LINE_BYTES >> 20} MB: "
+                "a Singer message that large is not a roster record"
+            )
+        yield number, line
+
+
 def _envelope(line: bytes | str, number: int) -> Envelope:
     """Decode a line's envelope; a bad line is named by its number and msgspec's reason, never its content
     (records hold students' personal data)."""
     try:
         return _decode_envelope(line)
     except msgspec.DecodeError as err:
-        raise InvalidInputLine(f"line {number} of the input is not a valid Singer message: {err}") from None
+        raise BadInput(f"line {number} of the input is not a valid Singer message: {err}") from None
+    except RecursionError:
+        raise BadInput(f"line {number} of the input is nested too deeply to be a Singer message") from None

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import gzip
 import typing as t
+import zlib
 from pathlib import Path
 
 import msgspec
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, StorageTarget
+from singer_sdk.helpers._batch import BaseBatchFileEncoding
 from singer_sdk.sinks import Sink
-from upath import UPath
 
-from bloomz_sync import contract
+from bloomz_sync import batches, contract
+from bloomz_sync.failures import BadInput
 
 if t.TYPE_CHECKING:
     from target_bloomz.target import TargetBloomz
@@ -111,43 +112,45 @@ class RosterSink(Sink):
         self._spool.flush()
 
     def process_batch_files(self, encoding: BaseBatchFileEncoding, files: t.Sequence[str]) -> None:
-        """Append each JSONL batch file (one record a line) to the spool in one copy, then delete it if local.
+        """Append each JSONL batch file (one record a line) to the spool in one copy, then delete it.
 
-        Files are opened as singer-sdk's own implementation opens them (``StorageTarget``). The tap leaves
-        its files for the target, so a local one is deleted once its records are in the spool.
+        Every file of the message must be a regular file in the target's own batch folder (its
+        ``batch_config.storage.root``): that is checked for all of them before any is opened, so a message
+        naming another file (a store, a device) reads and deletes nothing.
         """
         if encoding.format != "jsonl" or encoding.compression not in {None, "none", "gzip"}:
-            raise ValueError(
-                f"BATCH of stream {self.stream_name}: {encoding.format} files (compression: "
-                f"{encoding.compression or 'none'}) are not supported; target-bloomz reads jsonl batch "
-                "files, uncompressed or gzip"
+            raise BadInput(
+                f"BATCH of stream {self.stream_name}: {encoding.format[:40]} files (compression: "
+                f"{(encoding.compression or 'none')[:40]}) are not supported; target-bloomz reads jsonl "
+                "batch files, uncompressed or gzip"
             )
-        storage = self.batch_config.storage if self.batch_config else None
-        for url in files:
-            head, name = StorageTarget.split_url(url)
-            file_storage = storage or StorageTarget.from_url(head)
-            with file_storage.open(name, mode="rb") as file:
+        # The target needs only batch_config.storage.root (the SDK's BatchConfig would want an encoding too).
+        root = ((self.config.get("batch_config") or {}).get("storage") or {}).get("root")
+        paths = [batches.confined(url, root, "target-bloomz") for url in files]
+        for path in paths:
+            with batches.open_confined(path) as file:
                 if encoding.compression == "gzip":
                     with gzip.open(file) as unzipped:
-                        self._append(unzipped)
+                        self._append(unzipped, path)
                 else:
-                    self._append(file)
-            path = UPath(file_storage.get_url(name))
-            if path.protocol in {"", "file", "local"}:
-                path.unlink()
+                    self._append(file, path)
+            path.unlink()  # the tap leaves its files for the target; their records are in the spool now
         self._spool.flush()
 
-    def _append(self, source: t.IO[bytes] | gzip.GzipFile) -> None:
+    def _append(self, source: t.IO[bytes] | gzip.GzipFile, path: Path) -> None:
         """Copy a batch file to the spool, ending it with a newline (the spool is one record a line).
 
         shutil.copyfileobj's loop, keeping the last chunk to see whether the file ended its last line.
         """
         last = b""
         size = 0
-        while chunk := source.read(_CHUNK):
-            self._spool.write(chunk)
-            size += len(chunk)
-            last = chunk
+        try:
+            while chunk := source.read(_CHUNK):
+                self._spool.write(chunk)
+                size += len(chunk)
+                last = chunk
+        except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+            raise BadInput(f"BATCH file {path.name} of stream {self.stream_name}: {error}") from None
         if last and not last.endswith(b"\n"):
             self._spool.write(b"\n")
         self.target.progress.add_batch(size)

@@ -14,12 +14,14 @@ array or object as JSON) and ``t[i]`` (its JSON type; NULL when the field is mis
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from bloomz_sync import contract
+from bloomz_sync.failures import BadInput
 
 _JSON_TYPES = {
     "string": ["VARCHAR"],
@@ -159,10 +161,22 @@ def stage(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> dict[str, int]:
             source = f"read_json_objects({_quote(str(spool))}, format = 'newline_delimited')"
         else:
             source = "(SELECT NULL::JSON AS json WHERE false)"
-        received[stream] = _check(con, stream, source)
+        try:
+            received[stream] = _check(con, stream, source)
+        except duckdb.InvalidInputException as error:  # a line of a BATCH file or a record that is not JSON
+            raise BadInput(
+                f"the {stream} records cannot be read ({_reason(error)}); nothing was applied: check the "
+                "tap's output (a BATCH file cut short or not UTF-8?)"
+            ) from None
         _set_aside(con, stream)
         con.execute(f"DROP TABLE IF EXISTS stg_{stream}; ALTER TABLE chk_{stream} RENAME TO stg_{stream}")
     return received
+
+
+def _reason(error: duckdb.Error) -> str:
+    """DuckDB's reason without the spool's path (the position stays; the record's content is never in it)."""
+    text = str(error).removeprefix("Invalid Input Error: ").strip()
+    return re.sub(r' (while reading|in) file "[^"]*"', "", text)
 
 
 def _check(con: duckdb.DuckDBPyConnection, stream: str, source: str) -> int:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from bloomz_sync import private
+from bloomz_sync.failures import Failure
 from target_bloomz import mirror
 
 SCHEMA_VERSION = 7
@@ -276,7 +278,7 @@ _UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
 }
 
 
-class StoreError(RuntimeError):
+class StoreError(Failure, RuntimeError):
     """The store cannot be opened or upgraded."""
 
 
@@ -322,11 +324,14 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
                 f"open it once with target-bloomz to upgrade it to {SCHEMA_VERSION}"
             )
         return con
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=private.FOLDER_MODE, parents=True, exist_ok=True)
     try:
         con = _quiet(duckdb.connect(str(path)))
     except duckdb.IOException as err:
         raise StoreError(f"cannot open the Bloomz store {path}: {err}") from err
+    # The store holds children's names and phones: the owner's alone, a store an older version made too.
+    for own in (path, path.with_name(path.name + ".wal")):
+        private.protect(own)
     upgrade(con)
     return con
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 import time
 import weakref
 from collections.abc import Iterator
@@ -20,11 +19,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
+import click
 from singer_sdk import Target
 from singer_sdk import typing as th
-from singer_sdk.helpers.capabilities import PluginCapabilities
+from singer_sdk.helpers.capabilities import BATCH_CONFIG, PluginCapabilities
 
-from bloomz_sync import contract
+from bloomz_sync import contract, executables, private
 from target_bloomz import (
     apply,
     guard,
@@ -130,13 +130,15 @@ class TargetBloomz(Target):
     package_name = "bloomz-sync"  # the one distribution that installs every executable
     default_sink_class = RosterSink
     message_reader_class = RosterReader  # spools roster records without the SDK's per-record path
-    # Stream maps act (the SDK's record path takes over when they are set). The SDK's other target settings
+    # Stream maps act (the SDK's record path takes over when they are set), and BATCH files are read from
+    # batch_config.storage.root only (bloomz_sync/batches.py, ``confined``). The SDK's other target settings
     # (load_method, batch_size_rows, add_record_metadata, validate_records, flattening) would do nothing
     # here: a run is one plan applied in one transaction, and records are checked set-based in staging.
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.STRUCTURED_LOGGING,
+        PluginCapabilities.BATCH,
     ]
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -194,15 +196,22 @@ class TargetBloomz(Target):
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict) -> None:
-        """Only the SDK settings of ``capabilities`` (stream maps), none of Target's own (see above)."""
+        """Only the SDK settings of ``capabilities`` (stream maps, batch_config), none of Target's own."""
         super(Target, cls).append_builtin_config(config_jsonschema)
+        config_jsonschema["properties"].setdefault("batch_config", BATCH_CONFIG["properties"]["batch_config"])
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        # An expected failure (bad input, a bad mapping, a refusal) ends with one line, not a traceback.
+        return executables.singer_command(super().get_singer_command(), cls.logger)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The mapping is loaded before any input is read: a broken file fails before data moves.
         self.mapping = self._load_mapping()
-        self.spool_dir = Path(tempfile.mkdtemp(prefix="target-bloomz-"))
-        # The spools hold personal data: gone at exit even when reading input failed half-way.
+        # The spools hold personal data: in a private folder (a killed run's is swept by the next one), and
+        # gone at exit even when reading input failed half-way.
+        self.spool_dir = private.new_spool("target-bloomz")
         weakref.finalize(self, shutil.rmtree, self.spool_dir, ignore_errors=True)
         self.spools = Spools(self.spool_dir)
         # Phases, records and rate as the import goes (a bar on a terminal, a line every 10 s in a log).
@@ -246,6 +255,12 @@ class TargetBloomz(Target):
         """Streams a full pull started (closed or cut short): their RECORD or BATCH messages had a version."""
         reader = self.message_reader
         return reader.versioned if isinstance(reader, RosterReader) else set()
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        # Only the encoding fields the BATCH extension defines: singer-sdk fails on any other one.
+        encoding = message_dict["encoding"]
+        known = {"format": encoding["format"], "compression": encoding.get("compression")}
+        super()._process_batch_message({**message_dict, "encoding": known})
 
     def mark_complete(self, stream: str, version: int) -> None:
         """ACTIVATE_VERSION: the tap sent the stream whole."""

@@ -21,6 +21,7 @@ from typing import Any
 
 import duckdb
 
+from bloomz_sync.failures import Failure
 from target_bloomz import journal
 
 # Memberships first, then the entities they point to, then the source links of what was deleted.
@@ -61,7 +62,7 @@ _SENT = "SELECT count(*) FROM outbox WHERE run_id = $run AND status = 'sent'"
 _WITHDRAW = "DELETE FROM outbox WHERE run_id = $run AND status = 'pending'"
 
 
-class UndoError(ValueError):
+class UndoError(Failure, ValueError):
     """The run cannot be undone at all (unknown, not applied)."""
 
 

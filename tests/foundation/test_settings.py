@@ -23,6 +23,7 @@ OWN_PLUGINS = ["tap-clever", "tap-oneroster", "target-bloomz"]
 PROJECT_VALUES = {
     ("tap-clever", "batch_config"),
     ("tap-oneroster", "batch_config"),
+    ("target-bloomz", "batch_config"),
     ("target-bloomz", "outbox_dir"),
 }
 KINDS = {"string": "string", "integer": "integer", "boolean": "boolean", "number": "decimal"}
@@ -97,7 +98,7 @@ def test_the_target_offers_no_sdk_setting_that_does_nothing_here() -> None:
         about["settings"]["properties"]
     )
     assert not any(name.startswith("flattening_") for name in about["settings"]["properties"])
-    assert about["capabilities"] == ["about", "stream-maps", "structured-logging"]
+    assert about["capabilities"] == ["about", "stream-maps", "structured-logging", "batch"]
 
 
 @pytest.mark.parametrize("plugin", OWN_PLUGINS)

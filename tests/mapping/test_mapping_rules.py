@@ -204,7 +204,7 @@ def test_absent_fields_render_empty_not_none():
     ("template", "message"),
     [
         ("{{ teacher.last_name }}", "template uses an undefined value: 'None' has no attribute 'last_name'"),
-        ("{{ section.room }}", "template uses an undefined value: 'dict object' has no attribute 'room'"),
+        ("{{ section.extra.room }}", "template uses an undefined value: 'dict object' has no attribute 'room'"),
         (
             "{% set n = '__cl' ~ 'ass__' %}{{ section[n] }}",
             "template refused by the sandbox: access to attribute '__class__' of 'dict' object is unsafe.",
@@ -222,6 +222,17 @@ def test_render_errors_name_the_template_key_and_file(write, template, message):
     with pytest.raises(MappingError) as caught:
         mapping.class_name(section(), course=None, teacher=None, term=None, school=ELEMENTARY)
     assert str(caught.value) == f"{path}:3: sections.class_name: {message}"
+
+
+def test_a_field_the_contract_does_not_have_is_refused_when_the_file_loads(write):
+    # It could never render: every section would be set aside at run time (issue 13's `section.room_no`).
+    path = write("district.yml", "extends: clever\nsections:\n  class_name: '{{ section.room_no }}'\n")
+    with pytest.raises(MappingError) as caught:
+        load_mapping(path)
+    assert str(caught.value).startswith(
+        f"{path}:3: sections.class_name: section.room_no: section has no field 'room_no'; its fields: id, "
+    )
+    assert str(caught.value).endswith("is under extra: {{ section.extra.room_no }}")
 
 
 # --- staff ---------------------------------------------------------------------------------------

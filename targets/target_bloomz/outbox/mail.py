@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from bloomz_sync import private
 from target_bloomz.outbox.errors import MessageRejected
 from target_bloomz.outbox.settings import SmtpSettings
 
@@ -122,7 +123,7 @@ class EmlFolderMailer:
         self.folder = Path(folder)
 
     def __enter__(self) -> Self:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private.folder(self.folder)
         return self
 
     def __exit__(
@@ -134,5 +135,6 @@ class EmlFolderMailer:
         name = str(message["Message-ID"]).strip("<>").partition("@")[0]
         path = self.folder / f"{name}.eml"
         partial = path.with_suffix(".eml.part")
-        partial.write_bytes(message.as_bytes())
+        with os.fdopen(private.create(partial), "wb") as file:
+            file.write(message.as_bytes())
         os.replace(partial, path)  # a crash never leaves half a message under the real name

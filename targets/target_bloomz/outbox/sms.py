@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from bloomz_sync import private
+
 
 class SmsProvider(Protocol):
     """Sends one text message to an E.164 number.
@@ -40,8 +42,9 @@ class FileSmsProvider:
             {"to": to, "body": body, "dedupe_key": dedupe_key, "at": datetime.now(UTC).isoformat()},
             ensure_ascii=False,
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as out:
+        private.folder(self.path.parent)
+        append = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        with os.fdopen(private.create(self.path, append), "a", encoding="utf-8") as out:
             if self._cut_short:
                 out.write("\n")  # end the partial line a crash left, so this one stays whole
                 self._cut_short = False
