@@ -70,6 +70,12 @@ def sync(
                 "database": str(work / "bloomz.duckdb"),
                 "outbox_dir": str(work / "outbox"),
                 **({"memory_limit": args.memory_limit} if args.memory_limit else {}),
+                # the target reads (and deletes) BATCH files from the taps' batch folder only
+                **(
+                    {"batch_config": {"storage": _batch_config(work)["storage"]}}
+                    if args.messages == "batch"
+                    else {}
+                ),
             }
         )
     )

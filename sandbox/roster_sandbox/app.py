@@ -90,12 +90,18 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
         elif rule.kind == "cut":
             await self._cut(scope, receive, send)
+        elif rule.kind == "endless":
+            await self._endless(scope, receive, send)
         else:
             await self._error_response(rule, path)(scope, receive, send)
 
     def _error_response(self, rule: FaultRule, path: str) -> Response:
         version = self.oneroster.version_of(path)
         oneroster = version is not None
+        if rule.kind == "body":
+            return Response(rule.body, status_code=rule.status, media_type=rule.content_type)
+        if rule.kind == "redirect":
+            return Response(status_code=302, headers={"Location": rule.location})
         if rule.kind == "html":
             return Response(HTML_PAGE % rule.status, status_code=rule.status, media_type="text/html")
         if rule.kind == "rate_limit":
@@ -124,22 +130,54 @@ class FaultMiddleware:
             )
         return json_response({"message": f"injected fault {rule.status}"}, rule.status)
 
+    async def _endless(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The real answer, with a next link to the same page under a new URL (``_page`` counts up)."""
+        query = [p for p in scope.get("query_string", b"").decode().split("&") if p]
+        page = next((int(p[6:]) for p in query if p.startswith("_page=") and p[6:].isdigit()), 0)
+        plain = [p for p in query if not p.startswith("_page=")]
+        start, body = await _captured(self.app, {**scope, "query_string": "&".join(plain).encode()}, receive)
+        next_url = f"{scope['path']}?{'&'.join([*plain, f'_page={page + 1}'])}"
+        try:
+            decoded = msgspec.json.decode(body)
+        except msgspec.DecodeError:
+            decoded = None
+        if isinstance(decoded, dict) and "links" in decoded:  # Clever: the next link is in the body
+            decoded["links"] = [{"rel": "next", "uri": next_url}]
+            body = msgspec.json.encode(decoded)
+        host = dict(scope.get("headers") or []).get(b"host", b"127.0.0.1").decode()
+        headers = [
+            (name, value)
+            for name, value in start.get("headers", [])
+            if name.lower() not in (b"content-length", b"link", b"x-total-count")
+        ]
+        headers += [
+            (b"content-length", str(len(body)).encode()),
+            (b"link", f'<http://{host}{next_url}>; rel="next"'.encode()),  # OneRoster: in the header
+        ]
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
     async def _cut(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the real response's headers on, send half its body, then drop the connection."""
-        start: Message | None = None
-        chunks: list[bytes] = []
-
-        async def capture(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await self.app(scope, receive, capture)
-        assert start is not None
-        body = b"".join(chunks)
+        start, body = await _captured(self.app, scope, receive)
         await send(start)
         await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
         # Raising after the response started makes the server close the connection mid-body.
         raise ConnectionAbortedError("injected fault: body cut off")
+
+
+async def _captured(app: ASGIApp, scope: Scope, receive: Receive) -> tuple[Message, bytes]:
+    """The app's answer to a request: its start message and its whole body."""
+    start: Message | None = None
+    chunks: list[bytes] = []
+
+    async def capture(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, capture)
+    assert start is not None
+    return start, b"".join(chunks)

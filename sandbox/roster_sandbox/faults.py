@@ -10,7 +10,11 @@ Kinds:
 - ``slow``: wait ``delay`` seconds, then answer normally;
 - ``cut``: announce the full Content-Length, send half the body, then drop the connection;
 - ``html``: an HTML error page with ``status`` (a proxy's 502, or a 200 from a wrong endpoint);
-- ``expire_tokens``: every OAuth 2 token issued so far expires now, and this request is refused with 401.
+- ``expire_tokens``: every OAuth 2 token issued so far expires now, and this request is refused with 401;
+- ``body``: answer ``status`` with ``body`` as ``content_type`` (bad JSON, a wrong shape: any answer at all);
+- ``redirect``: answer 302 to ``location`` (another host, by default);
+- ``endless``: answer normally, but with a next link (Clever's ``links``, OneRoster's ``Link`` header) to the
+  same page again under a new URL, so a client that follows it pages forever.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 from bloomz_sync.failures import Failure
 
-KINDS = ("status", "rate_limit", "slow", "cut", "html", "expire_tokens")
+KINDS = ("status", "rate_limit", "slow", "cut", "html", "expire_tokens", "body", "redirect", "endless")
 
 
 class FaultError(Failure, ValueError):
@@ -39,6 +43,9 @@ class FaultRule:
     probability: float = 1.0
     delay: float = 1.0
     reset_after: int = 1
+    body: str = ""
+    content_type: str = "application/json"
+    location: str = "https://elsewhere.example/"
     seen: int = field(default=0, compare=False)
     fired: int = field(default=0, compare=False)
 
@@ -74,7 +81,7 @@ class FaultRule:
 
 
 def _coerce(key: str, value: str) -> Any:
-    if key == "path" or key == "kind":
+    if key in ("path", "kind", "body", "content_type", "location"):
         return value
     if key == "count" and value in ("none", "forever", ""):
         return None

@@ -68,8 +68,9 @@ class Sandbox:
     def set_faults(self, *rules: dict[str, Any], seed: int = 0) -> dict[str, Any]:
         """Replace the active faults, e.g. ``set_faults({"kind": "status", "status": 503, "count": 2})``.
 
-        Fields of a rule: kind (status, rate_limit, slow, cut, html, expire_tokens), status, path (prefix),
-        after, count (None: forever), probability, delay, reset_after. See roster_sandbox.faults.
+        Fields of a rule: kind (status, rate_limit, slow, cut, html, expire_tokens, body, redirect, endless),
+        status, path (prefix), after, count (None: forever), probability, delay, reset_after, body,
+        content_type, location. See roster_sandbox.faults.
         """
         response = requests.post(
             f"{self.url}/_sandbox/faults", json={"seed": seed, "rules": list(rules)}, timeout=10

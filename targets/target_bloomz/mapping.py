@@ -112,6 +112,12 @@ class Mapping:
     _section_rules: tuple[_Rule, ...] = field(repr=False, compare=False)
     _section_default: str = field(repr=False, compare=False)
     _staff_rules: tuple[_Rule, ...] = field(repr=False, compare=False)
+    _chain: tuple[MappingFile, ...] = field(repr=False, compare=False)
+
+    def where(self, *key: str | int) -> str:
+        """``file:line: key`` of the file whose value of ``key`` the mapping uses."""
+        owner = _last_setting(list(self._chain), key)
+        return f"{display_path(owner.path)}:{owner.line_of(key)}: {dotted(key)}"
 
     def community_for(self, school: dict[str, Any]) -> CommunityTarget | None:
         """The community of a source school, or None when the mapping does not select the school."""
@@ -160,6 +166,18 @@ class Mapping:
             term=_complete("terms", term),
             school=_complete("schools", school),
         )
+
+    def section_rules_matching(self, section: dict[str, Any], school: dict[str, Any]) -> list[int]:
+        """The indexes of the section rules whose ``when`` holds for a section (whatever their order)."""
+        return [
+            i
+            for i, rule in enumerate(self._section_rules)
+            if self._section_matches(rule.when, section, school)
+        ]
+
+    def staff_rules_matching(self, staff: dict[str, Any]) -> list[int]:
+        """The indexes of the staff rules whose ``when`` holds for a staff member."""
+        return [i for i, rule in enumerate(self._staff_rules) if _staff_matches(rule.when, staff)]
 
     def staff_role(self, staff: dict[str, Any]) -> str:
         """The community role a sync gives a staff member (a role raised by hand is the store's business)."""
@@ -366,6 +384,7 @@ def _build(chain: list[MappingFile], resolved: dict[str, Any]) -> Mapping:
         _staff_rules=tuple(
             _Rule(rule["name"], rule.get("when") or {}, rule["role"]) for rule in resolved["staff"]["rules"]
         ),
+        _chain=tuple(chain),
     )
 
 

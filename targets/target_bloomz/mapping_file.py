@@ -72,10 +72,7 @@ def mapping_schema() -> dict[str, Any]:
 
 def read_mapping_file(path: Path) -> MappingFile:
     """Parse and validate one file (no ``extends`` resolution: that needs every file valid first)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MappingError(f"{display_path(path)}: cannot read the mapping file: {exc.strerror}") from exc
+    text = _read_text(path)
     data, lines = _parse_yaml(path, text)
     mapping_file = MappingFile(path, data, lines)
     errors = sorted(
@@ -87,42 +84,95 @@ def read_mapping_file(path: Path) -> MappingFile:
     return mapping_file
 
 
-def _parse_yaml(path: Path, text: str) -> tuple[dict[str, Any], dict[KeyPath, int]]:
-    loader = yaml.SafeLoader(text)
+# A mapping file is a few kilobytes of settings: these bounds refuse a hostile one (a huge file, YAML aliases
+# expanding a billion times, deep nesting) quickly, with the line, instead of running out of time or memory.
+MAX_FILE_BYTES = 256 * 1024
+MAX_NODES = 10_000  # keys and values, aliases counted each time they are used
+MAX_DEPTH = 50
+MAX_VALUE_CHARS = 10_000
+
+
+def _read_text(path: Path) -> str:
+    shown = display_path(path)
     try:
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise MappingError(f"{shown}: cannot read the mapping file: {exc.strerror}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise MappingError(
+            f"{shown}: the file is larger than {MAX_FILE_BYTES // 1024} KB; is it a mapping file?"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise MappingError(f"{shown}:{line}: the file is not UTF-8 text (save it as UTF-8)") from None
+
+
+def _parse_yaml(path: Path, text: str) -> tuple[dict[str, Any], dict[KeyPath, int]]:
+    loader = None
+    try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
+        lines: dict[KeyPath, int] = {}
+        if node is not None:
+            _record_lines(path, node, lines)  # bounded: before anything is built from the nodes
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise MappingError(f"{display_path(path)}:{line}: YAML syntax error: {exc.problem}") from exc
+    except yaml.reader.ReaderError as exc:  # a control character YAML does not allow
+        line = text[: exc.position].count("\n") + 1
+        raise MappingError(
+            f"{display_path(path)}:{line}: YAML error: the control character U+{exc.character:04X} is not "
+            "allowed in YAML"
+        ) from None
     except yaml.YAMLError as exc:
         raise MappingError(f"{display_path(path)}: YAML error: {exc}") from exc
+    except RecursionError:
+        raise MappingError(f"{display_path(path)}: YAML nested too deeply to be a mapping file") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None or not isinstance(data, dict):
         raise MappingError(f"{display_path(path)}:1: (top level): a mapping file is a YAML mapping of keys")
-    lines: dict[KeyPath, int] = {}
-    _record_lines(path, node, (), lines)
     return data, lines
 
 
-def _record_lines(source: Path, node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = (*path, str(key_node.value))
-            line = key_node.start_mark.line + 1
-            if key in lines:  # PyYAML keeps the last silently; a second `students:` block is a mistake
-                raise MappingError(
-                    f"{display_path(source)}:{line}: {dotted(key)}: the key appears twice (first on line "
-                    f"{lines[key]}); write it once"
-                )
-            lines[key] = line  # point at the key, where the reader looks
-            _record_lines(source, value_node, key, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _record_lines(source, item, (*path, index), lines)
+def _record_lines(source: Path, root: yaml.Node, lines: dict[KeyPath, int]) -> None:
+    """The line of every key; refuses a key written twice, and a file past the bounds above."""
+    pending: list[tuple[KeyPath, yaml.Node]] = [((), root)]
+    visited = 0
+    while pending:
+        path, node = pending.pop()
+        line = node.start_mark.line + 1
+        lines.setdefault(path, line)
+        visited += 1
+
+        def refuse(why: str, path: KeyPath = path, line: int = line) -> MappingError:
+            shown = dotted(path[:6]) + ("..." if len(path) > 6 else "")
+            return MappingError(f"{display_path(source)}:{line}: {shown}: {why}")
+
+        if visited > MAX_NODES:
+            raise refuse(f"the file expands to more than {MAX_NODES:,} keys and values (YAML aliases?)")
+        if len(path) > MAX_DEPTH:
+            raise refuse(f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_VALUE_CHARS:
+            raise refuse(f"a value of {len(node.value):,} characters (at most {MAX_VALUE_CHARS:,})")
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = (*path, str(key_node.value)[:100])
+                line = key_node.start_mark.line + 1
+                if key in lines:  # PyYAML keeps the last silently; a second `students:` block is a mistake
+                    raise refuse(
+                        f"the key appears twice (first on line {lines[key]}); write it once", key, line
+                    )
+                lines[key] = line  # point at the key, where the reader looks
+                pending.append((key, value_node))
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(((*path, index), item) for index, item in enumerate(node.value))
 
 
 def _explain(mapping_file: MappingFile, error: ValidationError) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 from singer_sdk.contrib.msgspec import decoder as sdk_decoder
+from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 
 from bloomz_sync.failures import BadInput
@@ -27,6 +28,11 @@ if t.TYPE_CHECKING:
     from target_bloomz.progress import Progress
 
 SpoolFor = Callable[[str], t.BinaryIO | None]
+
+
+class MessageBeforeSchema(BadInput, RecordsWithoutSchemaException):
+    """A message of a stream whose SCHEMA has not come (singer-sdk's exception, for its test suites)."""
+
 
 # A roster record is a few kilobytes; DuckDB reads a spooled record of at most 16 MB. A longer line is
 # refused before it is held in memory whole.
@@ -153,7 +159,7 @@ class RosterReader(GenericSingerReader[t.Any]):
             envelope = _envelope(line, number)
             stream = envelope.stream
             if envelope.type != "SCHEMA" and stream is not None and stream not in self._schemas:
-                raise BadInput(
+                raise MessageBeforeSchema(
                     f"line {number} of the input: a {envelope.type} message of stream {stream[:60]!r} "
                     "came before the stream's SCHEMA message; the tap must send the SCHEMA first"
                 )

@@ -209,6 +209,8 @@ class TargetBloomz(Target):
         super().__init__(*args, **kwargs)
         # The mapping is loaded before any input is read: a broken file fails before data moves.
         self.mapping = self._load_mapping()
+        # Outbox settings are checked too (a password sent in clear) before any input is read.
+        self.delivery = self._delivery_settings()
         # The spools hold personal data: in a private folder (a killed run's is swept by the next one), and
         # gone at exit even when reading input failed half-way.
         self.spool_dir = private.new_spool("target-bloomz")
@@ -234,8 +236,7 @@ class TargetBloomz(Target):
         """The store this target writes to."""
         return Path(self.config.get("database") or default_database())
 
-    @property
-    def delivery(self) -> DeliverySettings:
+    def _delivery_settings(self) -> DeliverySettings:
         """Outbox delivery; the default folder is output/outbox in the Meltano project."""
         root = Path(os.environ.get("MELTANO_PROJECT_ROOT") or Path.cwd())
         folder = self.config.get("outbox_dir") or str(root / DEFAULT_FOLDER)

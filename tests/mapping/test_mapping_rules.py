@@ -204,7 +204,10 @@ def test_absent_fields_render_empty_not_none():
     ("template", "message"),
     [
         ("{{ teacher.last_name }}", "template uses an undefined value: 'None' has no attribute 'last_name'"),
-        ("{{ section.extra.room }}", "template uses an undefined value: 'dict object' has no attribute 'room'"),
+        (
+            "{{ section.extra.room }}",
+            "template uses an undefined value: 'dict object' has no attribute 'room'",
+        ),
         (
             "{% set n = '__cl' ~ 'ass__' %}{{ section[n] }}",
             "template refused by the sandbox: access to attribute '__class__' of 'dict' object is unsafe.",

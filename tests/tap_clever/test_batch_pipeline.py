@@ -61,7 +61,11 @@ def sync(
     run = run_tap(folder, config, state)
     assert run.returncode == 0, run.stderr[-3000:]
     lines = "".join(json.dumps(message) + "\n" for message in run.messages)
-    result = run_target({"database": str(database)}, lines, folder)
+    # target-bloomz reads BATCH files only from its own batch folder: the tap's.
+    batches = (
+        {"batch_config": {"storage": config["batch_config"]["storage"]}} if "batch_config" in config else {}
+    )
+    result = run_target({"database": str(database), **batches}, lines, folder)
     assert result.returncode == 0, result.stderr[-3000:]
     return run, result.states[-1]
 

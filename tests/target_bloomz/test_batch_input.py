@@ -59,14 +59,21 @@ def batch_lines(records: Records, files: Path, *, version: int | None = 1, activ
     return "".join(json.dumps(message) + "\n" for message in messages)
 
 
+def batch_root(tmp_path: Path) -> dict[str, Any]:
+    """target-bloomz's batch folder (the taps' batch_config.storage.root): it reads BATCH files only there."""
+    return {"batch_config": {"storage": {"root": (tmp_path / "batches").as_uri()}}}
+
+
 def test_batch_files_land_the_same_rows_as_record_messages(tmp_path):
     records = district()
     records["contacts"].append({"last_name": "No Id"})  # set aside the same way in both
     by_record, by_batch = tmp_path / "records" / "bloomz.duckdb", tmp_path / "batch" / "bloomz.duckdb"
     assert run_target({"database": str(by_record)}, singer_lines(records), tmp_path).returncode == 0
-    files = tmp_path / "files"
+    files = tmp_path / "batches" / "files"
 
-    result = run_target({"database": str(by_batch)}, batch_lines(records, files), tmp_path)
+    result = run_target(
+        {"database": str(by_batch), **batch_root(tmp_path)}, batch_lines(records, files), tmp_path
+    )
 
     assert result.returncode == 0, result.stderr
     assert exported(by_batch) == exported(by_record)
@@ -82,12 +89,15 @@ def test_batch_files_land_the_same_rows_as_record_messages(tmp_path):
 
 def test_a_batch_pull_cut_short_is_reported_and_removes_nothing(database, tmp_path, mapping_file):
     config = {"database": str(database), "mapping": str(mapping_file(NO_LIMITS)), "full_data": True}
-    assert run_target(config, batch_lines(district(), tmp_path / "first"), tmp_path).returncode == 0
+    config |= batch_root(tmp_path)
+    assert (
+        run_target(config, batch_lines(district(), tmp_path / "batches" / "first"), tmp_path).returncode == 0
+    )
     records = district()
     records["enrollments"] = [e for e in records["enrollments"] if e["user_id"] != "stu1"]
 
     # The batches carry the pull's version, but no ACTIVATE_VERSION came: it stopped half-way.
-    cut_short = batch_lines(records, tmp_path / "second", activate=False)
+    cut_short = batch_lines(records, tmp_path / "batches" / "second", activate=False)
     result = run_target(config, cut_short, tmp_path)
 
     assert result.returncode == 0, result.stderr
@@ -102,7 +112,10 @@ def test_a_batch_pull_cut_short_is_reported_and_removes_nothing(database, tmp_pa
 
 def test_a_delta_in_batches_deletes_what_the_source_deleted(database, tmp_path, mapping_file):
     config = {"database": str(database), "mapping": str(mapping_file(NO_LIMITS)), "full_data": True}
-    assert run_target(config, batch_lines(district(), tmp_path / "full"), tmp_path).returncode == 0
+    config |= batch_root(tmp_path)
+    assert (
+        run_target(config, batch_lines(district(), tmp_path / "batches" / "full"), tmp_path).returncode == 0
+    )
     gone = {
         "section_id": "sec1",
         "user_id": "stu1",
@@ -110,7 +123,7 @@ def test_a_delta_in_batches_deletes_what_the_source_deleted(database, tmp_path, 
         "_sdc_deleted_at": "2026-11-23T03:00:00Z",
     }
 
-    delta = batch_lines({"enrollments": [gone]}, tmp_path / "delta", version=None, activate=False)
+    delta = batch_lines({"enrollments": [gone]}, tmp_path / "batches" / "delta", version=None, activate=False)
     result = run_target(config, delta, tmp_path)
 
     assert result.returncode == 0, result.stderr

@@ -9,6 +9,8 @@ from typing import Any
 
 from singer_sdk import typing as th
 
+from bloomz_sync import network
+from bloomz_sync.failures import BadSetting
 from target_bloomz.outbox.sms import FileSmsProvider, SmsProvider
 
 DEFAULT_SENDER = "Bloomz <no-reply@bloomz.net>"
@@ -106,6 +108,13 @@ class DeliverySettings:
         smtp = None
         if config.get("smtp_host"):
             implicit_tls = bool(config.get("smtp_ssl", False))
+            in_clear = not (implicit_tls or config.get("smtp_starttls"))
+            # The password, and the messages' addresses and texts, would cross the network in clear.
+            if config.get("smtp_password") and in_clear and not network.is_loopback(str(config["smtp_host"])):
+                raise BadSetting(
+                    f"smtp_password is set for {config['smtp_host']} without TLS: the password would be "
+                    "sent in clear; set smtp_starttls (or smtp_ssl with port 465)"
+                )
             smtp = SmtpSettings(
                 host=config["smtp_host"],
                 port=int(config.get("smtp_port") or (465 if implicit_tls else 25)),
