@@ -92,6 +92,15 @@ def _records(handle: IO[str], name: str) -> Iterator[tuple[int, list[str]]]:
             yield from _line_by_line(list(consumed), first, name)
 
 
+def _checked_text(rows: Iterator[Any], name: str) -> Iterator[Any]:
+    """``rows``, with text that is not UTF-8 reported by file (the whole file is refused: its rows could not
+    be told apart from mojibake)."""
+    try:
+        yield from rows
+    except UnicodeDecodeError:
+        raise BundleError(f"{name} is not UTF-8 text; save it as UTF-8 (with or without a BOM)") from None
+
+
 def _line_by_line(stretch: list[str], first: int, name: str) -> Iterator[tuple[int, list[str]]]:
     """Each line of a stretch as its own record; a line whose quote never closes is reported and skipped."""
     for number, text in enumerate(stretch, start=first):
@@ -191,9 +200,14 @@ class CsvSource:
                     f"the manifest of {self.path} lists {name}, but the bundle has no such file"
                 )
             header: list[str] | None = None
-            for line, cells in _records(handle, name):
+            for line, cells in _checked_text(_records(handle, name), name):
                 if header is None:
                     header = [h.strip() for h in cells]
+                    if "sourcedId" not in header:  # another delimiter, or not a OneRoster file
+                        raise BundleError(
+                            f"{name} line 1: the header has no sourcedId column; a OneRoster "
+                            "CSV file is comma-separated with a header row"
+                        )
                     continue
                 if not any(c.strip() for c in cells):
                     continue
@@ -211,12 +225,16 @@ class CsvSource:
                     logger.error("%s line %d: malformed row skipped: no sourcedId", name, line)
                     continue
                 yield row
+            if header is None:  # reading it as empty would look like everyone left
+                raise BundleError(f"{name} is empty: it has no header row")
 
     def _read_manifest(self) -> dict[str, str]:
         with self._open("manifest.csv") as handle:
             if handle is None:
                 raise BundleError(f"OneRoster CSV bundle {self.path} has no manifest.csv")
-            reader = csv.DictReader(handle)
+            reader = csv.DictReader(_checked_text(iter(handle), "manifest.csv"))
+            if reader.fieldnames is None or "propertyName" not in reader.fieldnames:
+                raise BundleError("manifest.csv line 1: the header is not propertyName,value")
             return {
                 (row.get("propertyName") or "").strip(): (row.get("value") or "").strip() for row in reader
             }

@@ -30,6 +30,7 @@ from target_bloomz import (
     guard,
     locks,
     map_step,
+    mapping_check,
     mirror,
     notify,
     people_steps,
@@ -39,7 +40,7 @@ from target_bloomz import (
     stage,
 )
 from target_bloomz.invite import DEFAULT_SIGNUP_URL
-from target_bloomz.mapping import ImportOptions, Mapping, load_mapping
+from target_bloomz.mapping import ImportOptions, Mapping, MappingError, load_mapping
 from target_bloomz.outbox import CONFIG_PROPERTIES as OUTBOX_SETTINGS
 from target_bloomz.outbox import DeliverySettings
 from target_bloomz.outbox.settings import DEFAULT_FOLDER
@@ -229,6 +230,11 @@ class TargetBloomz(Target):
         path = self.config.get("mapping")
         source = self.config.get("source")
         mapping = load_mapping(path, source=source if path or source else "clever")
+        # A template that fails on a sample record fails on every record: refused now, as `mapping validate`
+        # refuses it, instead of setting every section aside.
+        problems = mapping_check.check_templates(mapping).problems
+        if problems:
+            raise MappingError("\n".join(problems))
         return mapping.with_options(**{name: self.config.get(name) for name in OPTION_NAMES})
 
     @property

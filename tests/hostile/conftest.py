@@ -1,0 +1,101 @@
+"""The hostile-input suite: hundreds of generated bad inputs, run through the real executables in-process.
+
+Every case asserts what a user checks: the exit code, that the message names the place (a line, a file, a
+key, a URL path), that no traceback and no personal data was printed, and that a store that was good before
+is unchanged (a failed run) or fully updated (a run that set the bad records aside and applied the rest).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.hostile import runner
+from tests.support.district import district, singer_lines
+
+# Personal data of tests.support.district() and of the records the cases inject: never to be printed.
+PERSONAL = (
+    "Ann.Smith@Example.org",
+    "gus@example.org",
+    "555-0142",
+    "555-0199",
+    "Hal Lee",
+    "Ida Emergency",
+    "Zyxwy",  # the cases' own injected name
+    "zyxwy@example.org",
+    "555-0177",
+)
+
+
+@pytest.fixture(scope="module")
+def good_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store the small district was imported into once, for every case of a module to start from."""
+    folder = tmp_path_factory.mktemp("good-store")
+    database = folder / "bloomz.duckdb"
+    # The real executable, once: every case copies its result.
+    from tests.support.district import run_target
+
+    done = run_target({"database": str(database)}, singer_lines(district()), folder)
+    assert done.returncode == 0, done.stderr
+    return database
+
+
+@pytest.fixture
+def store(good_store: Path, tmp_path: Path) -> Path:
+    """A copy of the good store for one case."""
+    copy = tmp_path / "data" / "bloomz.duckdb"
+    copy.parent.mkdir()
+    shutil.copyfile(good_store, copy)
+    return copy
+
+
+def assert_clean(
+    run: runner.Run,
+    *,
+    exit_code: int,
+    names: Iterable[str] = (),
+    private: Iterable[str] = PERSONAL,
+) -> None:
+    """The run ended with ``exit_code``, no traceback, its output naming ``names`` and none of ``private``."""
+    assert run.escaped is None, f"a traceback escaped:\n{run.escaped}"
+    assert "Traceback" not in run.output, run.stderr[-3000:]
+    assert run.exit_code == exit_code, run.stderr[-3000:]
+    for place in names:
+        assert place in run.stderr, f"{place!r} is not named in:\n{run.stderr[-3000:]}"
+    for secret in private:
+        assert secret not in run.printed, f"{secret!r} was printed"
+    if exit_code:
+        failure = [
+            line for line in run.stderr.splitlines() if " stopped: " in line or line.startswith("Error:")
+        ]
+        assert failure, f"no failure line in:\n{run.stderr[-3000:]}"
+
+
+# What an import writes about the district (not about the run itself).
+DISTRICT_TABLES = (
+    "communities",
+    "classes",
+    "people",
+    "person_sources",
+    "community_members",
+    "class_members",
+    "student_contacts",
+)
+
+
+def assert_store(database: Path, before: dict[str, Any], *, applied: bool) -> None:
+    """Unchanged when the run failed. When it did not, one more run, applied, and everything the district
+    had before still there (the cases resend the good district, adding only their own records)."""
+    after = runner.store_state(database)
+    if not applied:
+        assert after == before, "a failed run changed the store"
+        return
+    assert len(after["runs"]) == len(before["runs"]) + 1
+    assert runner.last_run_status(database) == "applied"
+    for table in DISTRICT_TABLES:
+        missing = {repr(row) for row in before[table]} - {repr(row) for row in after[table]}
+        assert not missing, f"{table} lost {len(missing)} rows"
