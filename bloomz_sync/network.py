@@ -90,5 +90,5 @@ class PagingLoop(FatalAPIError):
 
     def __init__(self, message: str) -> None:
         super().__init__(
-            f"{message}; its paging never ends, so the read was stopped: ask the district to check the API"
+            f"{message}; its paging would never end, so the read was stopped: ask the district about its API"
         )

@@ -55,7 +55,7 @@ def _listed_tokens(url: str, client_id: str, client_secret: str, district_id: st
     except requests.RequestException as exc:
         text = unreachable.message("Clever's token listing", url, exc, "oauth_tokens_url")
         raise CleverError(text) from None
-    if redirect := network.redirect_message(response, "Clever's token listing", "oauth_tokens_url"):
+    if redirect := network.redirect_message(response, f"Clever's token listing at {url}", "oauth_tokens_url"):
         raise CleverError(redirect)
     if response.status_code in (401, 403):
         raise CleverError(

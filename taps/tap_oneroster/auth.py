@@ -71,6 +71,11 @@ class OAuth2ClientCredentials(OAuthAuthenticator):
             try:
                 super().update_access_token()
                 return
+            except (KeyError, TypeError):  # an answer that is JSON but not a token
+                raise FatalAPIError(
+                    f"OneRoster token request to {self.auth_endpoint}: the answer holds no access_token; "
+                    "check the token URL (Skyward: the Authentication URL)"
+                ) from None
             except (RuntimeError, requests.RequestException) as exc:
                 status = self._token_status
                 if status is not None and status != 429 and status < 500:

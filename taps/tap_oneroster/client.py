@@ -79,7 +79,7 @@ def error_message(response: requests.Response, what: str) -> str:
     detail = ""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict):
         infos = body.get("statusInfoSet") or body.get("imsx_statusInfo") or [body]
