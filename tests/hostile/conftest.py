@@ -7,6 +7,7 @@ is unchanged (a failed run) or fully updated (a run that set the bad records asi
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -68,9 +69,9 @@ def assert_clean(
         assert place in run.stderr, f"{place!r} is not named in:\n{run.stderr[-3000:]}"
     for secret in private:
         assert secret not in run.printed, f"{secret!r} was printed"
-    if exit_code:
+    if exit_code:  # the failure line: a plugin's "stopped:", click's "Error:", or a validator's "file:line:"
         failure = [
-            line for line in run.stderr.splitlines() if " stopped: " in line or line.startswith("Error:")
+            line for line in run.stderr.splitlines() if re.search(r" stopped: |^Error: |^\S+:\d+: ", line)
         ]
         assert failure, f"no failure line in:\n{run.stderr[-3000:]}"
 

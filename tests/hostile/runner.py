@@ -88,14 +88,16 @@ def run(
     return Run(exit_code, out, err, escaped)
 
 
-def target(config: dict[str, Any], messages: str | bytes, capfd: Any, folder: Path) -> Run:
+def target(
+    config: dict[str, Any], messages: str | bytes, capfd: Any, folder: Path, env: dict[str, str] | None = None
+) -> Run:
     """target-bloomz with ``config`` reading ``messages`` on its standard input."""
     from target_bloomz.target import TargetBloomz
 
     config_file = folder / f"target-{len(list(folder.glob('target-*.json')))}.json"
     config_file.write_text(json.dumps(config))
     data = messages.encode() if isinstance(messages, str) else messages
-    return run(lambda: TargetBloomz.cli, ["--config", str(config_file)], capfd, stdin=data)
+    return run(lambda: TargetBloomz.cli, ["--config", str(config_file)], capfd, stdin=data, env=env)
 
 
 def tap(plugin: str, config: dict[str, Any], capfd: Any, folder: Path) -> Run:
