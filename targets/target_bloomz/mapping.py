@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import fnmatch
+from collections.abc import Mapping as TypingMapping
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -35,7 +36,7 @@ __all__ = [
 
 SOURCES = ("clever", "oneroster")
 # The variables of each template, and the contract stream (or fields) each is a record of.
-CLASS_NAME_VARIABLES = {
+CLASS_NAME_VARIABLES: dict[str, str | tuple[str, ...]] = {
     "section": "sections",
     "course": ("name", "number"),
     "teacher": "staff",
@@ -397,7 +398,7 @@ def _compile(
     chain: list[MappingFile],
     key: tuple[str, str],
     resolved: dict[str, Any],
-    variables: dict[str, str | tuple[str, ...]],
+    variables: TypingMapping[str, str | tuple[str, ...]],
 ) -> MappingTemplate:
     owner = _last_setting(chain, key)
     where = f"{display_path(owner.path)}:{owner.line_of(key)}: {dotted(key)}"

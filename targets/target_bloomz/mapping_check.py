@@ -54,7 +54,7 @@ class _AnyExtra(dict[str, Any]):
         self._asked.add(f"{self._variable}.extra.{key}")
         return _SAMPLE_TEXT
 
-    def get(self, key: str, default: Any = None) -> str:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> str:
         return self[key]
 
     def __contains__(self, key: object) -> bool:

@@ -259,12 +259,13 @@ def _unknown_fields(tree: nodes.Template, variables: Mapping[str, Collection[str
     """``section.room_no`` (a field the contract does not have) is known wrong before any record is read."""
     problems = []
     for node in [*tree.find_all(nodes.Getattr), *tree.find_all(nodes.Getitem)]:
-        if not isinstance(node.node, nodes.Name) or variables.get(node.node.name) is None:
+        record = getattr(node, "node", None)
+        if not isinstance(record, nodes.Name) or variables.get(record.name) is None:
             continue
-        field = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
-        known = variables[node.node.name] or ()
+        field = getattr(node, "attr", None) or getattr(getattr(node, "arg", None), "value", None)
+        known = variables[record.name] or ()
         if isinstance(field, str) and field not in known and field not in _DICT_METHODS:
-            name = node.node.name
+            name = record.name
             problems.append(
                 f"{name}.{field}: {name} has no field {field!r}; its fields: {', '.join(known)}. A source "
                 f"field the standard does not name is under extra: {{{{ {name}.extra.{field} }}}}"

@@ -81,8 +81,8 @@ def run(
             for handler in logging.getLogger().handlers:
                 if handler not in handlers:
                     logging.getLogger().removeHandler(handler)
-            for sig, handler in signals.items():
-                signal.signal(sig, handler)
+            for sig, previous in signals.items():
+                signal.signal(sig, previous)
             gc.enable()
     out, err = capfd.readouterr()
     return Run(exit_code, out, err, escaped)
@@ -105,7 +105,7 @@ def tap(plugin: str, config: dict[str, Any], capfd: Any, folder: Path) -> Run:
     from tap_clever.tap import TapClever
     from tap_oneroster.tap import TapOneRoster
 
-    command = {"tap-clever": TapClever, "tap-oneroster": TapOneRoster}[plugin]
+    command: Any = {"tap-clever": TapClever, "tap-oneroster": TapOneRoster}[plugin]
     config_file = folder / f"{plugin}-{len(list(folder.glob(f'{plugin}-*.json')))}.json"
     config_file.write_text(json.dumps(config))
     done = run(lambda: command.cli, ["--config", str(config_file)], capfd)

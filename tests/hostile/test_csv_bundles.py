@@ -9,6 +9,7 @@ lands in the store; a row the CSV grammar allows lands. Nothing of a row's conte
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -116,6 +117,10 @@ def _remove(name: str) -> Mutation:
     return mutate
 
 
+def _swap(old: str, new: str, text: str) -> str:
+    return text.replace(old, new)
+
+
 CASES: dict[str, Case] = {}
 
 # -- encodings and BOM ------------------------------------------------------------------------------------
@@ -133,7 +138,7 @@ CASES["encoding-control-in-cell"] = Case(_append(user_row(givenName="Zyxwy\x1b[2
 
 # -- delimiters and line ends -----------------------------------------------------------------------------
 for name, delimiter in (("semicolon", ";"), ("tab", "\t"), ("pipe", "|")):
-    CASES[f"delimiter-{name}"] = Case(_rewrite(lambda text, d=delimiter: text.replace(",", d)), 1)
+    CASES[f"delimiter-{name}"] = Case(_rewrite(functools.partial(_swap, ",", delimiter)), 1)
 CASES["delimiter-unix-line-ends"] = Case(_rewrite(lambda text: text.replace("\r\n", "\n")), 0)
 CASES["delimiter-old-mac-line-ends"] = Case(_rewrite(lambda text: text.replace("\r\n", "\r")), 0)
 CASES["delimiter-no-final-newline"] = Case(_rewrite(lambda text: text.rstrip("\r\n")), 0)
@@ -193,7 +198,7 @@ for name, value in {
 }.items():
     CASES[f"dates-modified-{name}"] = Case(_append(user_row(dateLastModified=value) + "\r\n"), 0)
     CASES[f"dates-term-start-{name}"] = Case(
-        _rewrite(lambda text, v=value: text.replace("2025-08-20", v, 1), "academicSessions.csv"),
+        _rewrite(functools.partial(_swap, "2025-08-20", value), "academicSessions.csv"),
         0,
         file="academicSessions.csv",
     )

@@ -108,7 +108,7 @@ def msg(kind: str, **fields: Any) -> str:
     return json.dumps({"type": kind, **fields})
 
 
-_SCHEMA = {"properties": {}}
+_SCHEMA: dict[str, Any] = {"properties": {}}
 _JSONL = {"format": "jsonl"}
 _WRONG = {
     "record-stream-number": msg("RECORD", stream=5, record={"id": "stu-h"}),
