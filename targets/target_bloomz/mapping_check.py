@@ -130,9 +130,17 @@ def check_source(mapping: Mapping, source: SourceRecords) -> Findings:
             failed[str(error)] += 1
     findings.problems += [f"{message} (for {n} of the source's schools)" for message, n in failed.items()]
     sections = [s for s in source.sections if s.get("school_id") in selected and not s.get("_sdc_deleted_at")]
-    _class_names(mapping, source, sections, schools, findings)
-    _rules(mapping, source, sections, schools, findings)
+    _class_names(mapping, source, _Selected(sections, schools), findings)
+    _rules(mapping, source, _Selected(sections, schools), findings)
     return findings
+
+
+@dataclass
+class _Selected:
+    """The live sections of the schools the mapping selects, and every school by id."""
+
+    sections: list[dict[str, Any]]
+    schools: dict[str, dict[str, Any]]
 
 
 def _school_references(mapping: Mapping) -> list[tuple[tuple[str | int, ...], list[str]]]:
@@ -152,16 +160,11 @@ def _school_references(mapping: Mapping) -> list[tuple[tuple[str | int, ...], li
     return found
 
 
-def _class_names(
-    mapping: Mapping,
-    source: SourceRecords,
-    sections: list[dict[str, Any]],
-    schools: dict[str, dict[str, Any]],
-    findings: Findings,
-) -> None:
+def _class_names(mapping: Mapping, source: SourceRecords, selected: _Selected, findings: Findings) -> None:
     teachers = {staff["id"]: staff for staff in source.staff}
     terms = {term["id"]: term for term in source.terms}
     failures: Counter[str] = Counter()
+    sections, schools = selected.sections, selected.schools
     for section in sections:
         term = next((terms[t] for t in section.get("term_ids") or [] if t in terms), None)
         try:
@@ -181,14 +184,9 @@ def _class_names(
         findings.problems.append(f"{message} (for {count} of the source's {len(sections)} sections)")
 
 
-def _rules(
-    mapping: Mapping,
-    source: SourceRecords,
-    sections: list[dict[str, Any]],
-    schools: dict[str, dict[str, Any]],
-    findings: Findings,
-) -> None:
+def _rules(mapping: Mapping, source: SourceRecords, selected: _Selected, findings: Findings) -> None:
     matched: Counter[int] = Counter()
+    sections, schools = selected.sections, selected.schools
     for section in sections:
         matched.update(mapping.section_rules_matching(section, schools[section["school_id"]]))
     for index, rule in enumerate(mapping.resolved["sections"]["rules"]):

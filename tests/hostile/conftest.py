@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from roster_sandbox.testing import Sandbox, run_sandbox
 
 from tests.hostile import runner
-from tests.support.district import district, singer_lines
+from tests.support.district import DISTRICT_TABLES, district, singer_lines
+from tests.support.dumps import generate
 
 # Personal data of tests.support.district() and of the records the cases inject: never to be printed.
 PERSONAL = (
@@ -43,6 +45,19 @@ def good_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = run_target({"database": str(database)}, singer_lines(district()), folder)
     assert done.returncode == 0, done.stderr
     return database
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A district roster-sandbox generates (tiny: about 50 students in 2 schools)."""
+    return generate(tmp_path_factory.mktemp("generated") / "district")
+
+
+@pytest.fixture(scope="module")
+def generated_sandbox(generated: Path) -> Iterator[Sandbox]:
+    """The sandbox serving the generated district (no rate limit)."""
+    with run_sandbox(generated, rate_limit=0) as running:
+        yield running
 
 
 @pytest.fixture
@@ -74,18 +89,6 @@ def assert_clean(
             line for line in run.stderr.splitlines() if re.search(r" stopped: |^Error: |^\S+:\d+: ", line)
         ]
         assert failure, f"no failure line in:\n{run.stderr[-3000:]}"
-
-
-# What an import writes about the district (not about the run itself).
-DISTRICT_TABLES = (
-    "communities",
-    "classes",
-    "people",
-    "person_sources",
-    "community_members",
-    "class_members",
-    "student_contacts",
-)
 
 
 def assert_store(database: Path, before: dict[str, Any], *, applied: bool) -> None:

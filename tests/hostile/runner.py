@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import signal
+import subprocess
 import sys
 import traceback
 from collections.abc import Callable
@@ -131,3 +132,30 @@ def last_run_status(database: Path) -> str | None:
     with duckdb.connect(str(database), read_only=True) as con:
         row = con.execute("SELECT status FROM runs ORDER BY id DESC LIMIT 1").fetchone()
     return str(row[0]) if row else None
+
+
+def pipeline(
+    tap: str,
+    tap_config: dict[str, Any],
+    target_config: dict[str, Any],
+    folder: Path,
+    env: dict[str, str] | None = None,
+) -> str:
+    """``tap | target-bloomz`` as separate processes, as Meltano runs them; both must succeed. Their logs."""
+    bin_dir = Path(sys.executable).parent
+    (folder / "tap.json").write_text(json.dumps(tap_config))
+    (folder / "target.json").write_text(json.dumps(target_config))
+    tapped = subprocess.run(
+        [bin_dir / tap, "--config", folder / "tap.json"], capture_output=True, text=True, env=env, check=False
+    )
+    assert tapped.returncode == 0, tapped.stderr[-3000:]
+    loaded = subprocess.run(
+        [bin_dir / "target-bloomz", "--config", folder / "target.json"],
+        input=tapped.stdout,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    return tapped.stderr + loaded.stderr

@@ -10,7 +10,6 @@ lands in the store; a row the CSV grammar allows lands. Nothing of a row's conte
 from __future__ import annotations
 
 import functools
-import json
 import re
 import shutil
 import subprocess
@@ -261,26 +260,13 @@ def csv_store(good_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     """The good bundle imported once (oneroster source), for every case to start from."""
     folder = tmp_path_factory.mktemp("csv-store")
     database = folder / "bloomz.duckdb"
-    _pipe(good_bundle, database, folder)
+    runner.pipeline(
+        "tap-oneroster",
+        {"csv_path": str(good_bundle)},
+        {"database": str(database), "source": "oneroster"},
+        folder,
+    )
     return database
-
-
-def _pipe(bundle: Path, database: Path, folder: Path) -> None:
-    tap_config, target_config = folder / "tap.json", folder / "target.json"
-    tap_config.write_text(json.dumps({"csv_path": str(bundle)}))
-    target_config.write_text(json.dumps({"database": str(database), "source": "oneroster"}))
-    tapped = subprocess.run(
-        [BIN / "tap-oneroster", "--config", tap_config], capture_output=True, text=True, check=False
-    )
-    assert tapped.returncode == 0, tapped.stderr[-3000:]
-    loaded = subprocess.run(
-        [BIN / "target-bloomz", "--config", target_config],
-        input=tapped.stdout,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert loaded.returncode == 0, loaded.stderr[-3000:]
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())

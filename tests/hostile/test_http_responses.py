@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from roster_sandbox.testing import Sandbox, run_sandbox
+from roster_sandbox.testing import Sandbox
 
 from tests.hostile import runner
 from tests.hostile.conftest import assert_clean, assert_store
@@ -185,28 +183,9 @@ for name, settings, names in (
 
 
 @pytest.fixture(scope="module")
-def district(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("http") / "district"
-    done = subprocess.run(
-        [BIN / "roster-sandbox", "generate", "tiny", "--seed", "2", "--out", str(folder)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return folder
-
-
-@pytest.fixture(scope="module")
-def sandbox(district: Path) -> Iterator[Sandbox]:
-    with run_sandbox(district, rate_limit=0) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def personal(district: Path) -> tuple[str, ...]:
+def personal(generated: Path) -> tuple[str, ...]:
     """E-mail addresses and last names of the district: never printed."""
-    users = [item["data"] for item in json.loads((district / "users.json").read_text())["data"]]
+    users = [item["data"] for item in json.loads((generated / "users.json").read_text())["data"]]
     emails = [u["email"] for u in users if u.get("email")][:20]
     names = [u["name"]["last"] for u in users if len((u.get("name") or {}).get("last") or "") > 5][:10]
     return (*emails, *names, "Zyxwy")
@@ -227,27 +206,13 @@ def tap_settings(tap: str, sandbox: Sandbox) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def good_stores(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def good_stores(generated_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The district imported once through each tap, for every case to start from."""
     stores = {}
     for tap, source in (("tap-clever", "clever"), ("tap-oneroster", "oneroster")):
         folder = tmp_path_factory.mktemp(tap)
-        (folder / "tap.json").write_text(json.dumps(tap_settings(tap, sandbox)))
-        (folder / "target.json").write_text(
-            json.dumps({"database": str(folder / "bloomz.duckdb"), "source": source})
-        )
-        tapped = subprocess.run(
-            [BIN / tap, "--config", folder / "tap.json"], capture_output=True, text=True, check=False
-        )
-        assert tapped.returncode == 0, tapped.stderr[-3000:]
-        loaded = subprocess.run(
-            [BIN / "target-bloomz", "--config", folder / "target.json"],
-            input=tapped.stdout,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert loaded.returncode == 0, loaded.stderr[-3000:]
+        target = {"database": str(folder / "bloomz.duckdb"), "source": source}
+        runner.pipeline(tap, tap_settings(tap, generated_sandbox), target, folder)
         stores[tap] = folder / "bloomz.duckdb"
     return stores
 
@@ -255,7 +220,7 @@ def good_stores(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> d
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_a_hostile_server_answer(
     case: Case,
-    sandbox: Sandbox,
+    generated_sandbox: Sandbox,
     good_stores: dict[str, Path],
     personal: tuple[str, ...],
     tmp_path: Path,
@@ -265,13 +230,14 @@ def test_a_hostile_server_answer(
     store.parent.mkdir()
     shutil.copyfile(good_stores[case.tap], store)
     before = runner.store_state(store)
-    settings = {k: v for k, v in (tap_settings(case.tap, sandbox) | case.settings).items() if v is not None}
+    settings = tap_settings(case.tap, generated_sandbox) | case.settings
+    settings = {name: value for name, value in settings.items() if value is not None}
     if case.rule:
-        sandbox.set_faults(case.rule)
+        generated_sandbox.set_faults(case.rule)
     try:
         tapped = runner.tap(case.tap, settings, capfd, tmp_path)
     finally:
-        sandbox.clear_faults()
+        generated_sandbox.clear_faults()
 
     assert_clean(
         tapped, exit_code=case.exit_code, names=[case.names] if case.exit_code else [], private=personal

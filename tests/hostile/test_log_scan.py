@@ -10,41 +10,21 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from roster_sandbox.testing import Sandbox, run_sandbox
+from roster_sandbox.testing import Sandbox
+
+from tests.hostile import runner
 
 BIN = Path(sys.executable).parent
 SMTP_PASSWORD = "smtp-Pa55word-never-logged"  # a test value that must not appear in the logs
 
 
-@pytest.fixture(scope="module")
-def district(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("scan") / "district"
-    done = subprocess.run(
-        [BIN / "roster-sandbox", "generate", "tiny", "--seed", "3", "--out", str(folder)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return folder
-
-
-@pytest.fixture(scope="module")
-def sandbox(district: Path) -> Iterator[Sandbox]:
-    with run_sandbox(district, rate_limit=0) as running:
-        yield running
-
-
-def personal_values(district: Path) -> set[str]:
+def personal_values(generated: Path) -> set[str]:
     """Every name (of 4 letters or more), e-mail, phone and birth date of the district's users."""
-    users = [item["data"] for item in json.loads((district / "users.json").read_text())["data"]]
+    users = [item["data"] for item in json.loads((generated / "users.json").read_text())["data"]]
     values: set[str] = set()
     for user in users:
         name = user.get("name") or {}
@@ -59,7 +39,6 @@ def personal_values(district: Path) -> set[str]:
 def sync(tap: str, tap_config: dict[str, Any], folder: Path, source: str) -> str:
     """``tap | target-bloomz`` at DEBUG; both logs."""
     folder.mkdir()
-    (folder / "tap.json").write_text(json.dumps(tap_config))
     target = {
         "database": str(folder / "bloomz.duckdb"),
         "source": source,
@@ -70,53 +49,39 @@ def sync(tap: str, tap_config: dict[str, Any], folder: Path, source: str) -> str
         "smtp_username": "bloomz",
         "smtp_password": SMTP_PASSWORD,
     }
-    (folder / "target.json").write_text(json.dumps(target))
     debug = {
         **os.environ,
         "LOGLEVEL": "DEBUG",
         "TAP_CLEVER_LOGLEVEL": "DEBUG",
         "TARGET_BLOOMZ_LOGLEVEL": "DEBUG",
     }
-    tapped = subprocess.run(
-        [BIN / tap, "--config", folder / "tap.json"], capture_output=True, text=True, env=debug, check=False
-    )
-    assert tapped.returncode == 0, tapped.stderr[-3000:]
-    loaded = subprocess.run(
-        [BIN / "target-bloomz", "--config", folder / "target.json"],
-        input=tapped.stdout,
-        capture_output=True,
-        text=True,
-        env=debug,
-        check=False,
-    )
-    assert loaded.returncode == 0, loaded.stderr[-3000:]
-    assert " DEBUG " in tapped.stderr  # the logs really are at DEBUG
-    assert " DEBUG " in loaded.stderr
-    return tapped.stderr + loaded.stderr
+    logs = runner.pipeline(tap, tap_config, target, folder, env=debug)
+    assert logs.count(" DEBUG ") > 100  # the logs really are at DEBUG
+    return logs
 
 
 def test_a_whole_sync_at_debug_level_logs_no_secret_and_no_personal_data(
-    district: Path, sandbox: Sandbox, tmp_path: Path
+    generated: Path, generated_sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    secrets = {sandbox.token, sandbox.client_secret, SMTP_PASSWORD}
+    secrets = {generated_sandbox.token, generated_sandbox.client_secret, SMTP_PASSWORD}
     clever = {
-        "api_url": sandbox.clever_api_url,
-        "oauth_tokens_url": sandbox.oauth_tokens_url,
-        "client_id": sandbox.client_id,
-        "client_secret": sandbox.client_secret,
-        "district_id": json.loads((district / "districts.json").read_text())["data"][0]["data"]["id"],
+        "api_url": generated_sandbox.clever_api_url,
+        "oauth_tokens_url": generated_sandbox.oauth_tokens_url,
+        "client_id": generated_sandbox.client_id,
+        "client_secret": generated_sandbox.client_secret,
+        "district_id": json.loads((generated / "districts.json").read_text())["data"][0]["data"]["id"],
     }
     oneroster = {
-        "base_url": sandbox.url,
-        "token_url": sandbox.oneroster_token_url,
-        "client_id": sandbox.client_id,
-        "client_secret": sandbox.client_secret,
+        "base_url": generated_sandbox.url,
+        "token_url": generated_sandbox.oneroster_token_url,
+        "client_id": generated_sandbox.client_id,
+        "client_secret": generated_sandbox.client_secret,
     }
 
     logs = sync("tap-clever", clever, tmp_path / "clever", "clever")
     logs += sync("tap-oneroster", oneroster, tmp_path / "oneroster", "oneroster")
 
-    printed = sorted(value for value in secrets | personal_values(district) if value in logs)
+    printed = sorted(value for value in secrets | personal_values(generated) if value in logs)
     assert printed == []
     # Tokens the servers issued during the run are not known here: no credential header or body at all.
     assert not re.search(r"(?i)(bearer|basic) [a-z0-9+/=._-]{8,}", logs)

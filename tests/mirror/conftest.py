@@ -3,7 +3,6 @@ the store compared through ``bloomz-sync export`` (helpers in nightly.py)."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 from roster_sandbox.testing import Sandbox, run_sandbox
 
-from tests.support.dumps import copy_dump
+from tests.support.dumps import copy_dump, generate
 
 # tests/target_bloomz/district.py: the hand-made district and the run_target helper.
 
@@ -39,15 +38,7 @@ def mapping(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_district(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic tiny district (about 50 students in 2 schools) the tests move forward night by night."""
-    folder = tmp_path_factory.mktemp("tiny")
-    done = subprocess.run(
-        [str(BIN / "roster-sandbox"), "generate", "tiny", "--out", str(folder)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return folder
+    return generate(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module")

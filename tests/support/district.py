@@ -20,6 +20,18 @@ from bloomz_sync import contract
 TARGET = str(Path(sys.executable).with_name("target-bloomz"))
 
 
+# The store's tables about the district itself (not about runs): what a re-import must leave as it was.
+DISTRICT_TABLES = (
+    "communities",
+    "classes",
+    "people",
+    "person_sources",
+    "community_members",
+    "class_members",
+    "student_contacts",
+)
+
+
 def district() -> dict[str, list[dict[str, Any]]]:
     """Lincoln Elementary (sch1) and Jefferson Middle (sch2); sections 'Homeroom - Smith' twice in sch1."""
     return {

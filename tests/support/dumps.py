@@ -1,8 +1,10 @@
-"""Copies of a Clever dump directory, for tests that move a district forward night by night."""
+"""Clever dump directories for tests: copies of one, and districts roster-sandbox generates."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -12,3 +14,23 @@ def copy_dump(source: Path, into: Path) -> Path:
     for dump in source.glob("*.json"):
         shutil.copyfile(dump, into / dump.name)  # copyfile, not copy: the originals may be read-only
     return into
+
+
+def generate(folder: Path, size: str = "tiny", seed: int = 1) -> Path:
+    """A district ``roster-sandbox generate`` makes in ``folder`` (tiny: about 50 students in 2 schools)."""
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "roster-sandbox"),
+            "generate",
+            size,
+            "--seed",
+            str(seed),
+            "--out",
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return folder

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests.support.district import district, query, run_target, singer_lines
+from tests.support.district import DISTRICT_TABLES, district, query, run_target, singer_lines
 
 
 def _classes(database: Path) -> set[tuple[str, str, str]]:
@@ -148,15 +148,7 @@ def test_staff_role_rule_of_the_mapping_applies(database, tmp_path, mapping_file
 def test_the_same_input_twice_changes_nothing(database, tmp_path):
     messages = singer_lines(district())
     run_target({"database": str(database)}, messages, tmp_path)
-    tables = (
-        "communities",
-        "classes",
-        "people",
-        "person_sources",
-        "community_members",
-        "class_members",
-        "student_contacts",
-    )
+    tables = DISTRICT_TABLES
     before = {t: sorted(query(database, f"SELECT * FROM {t}")) for t in tables}
 
     second = run_target({"database": str(database)}, messages, tmp_path)

@@ -7,7 +7,7 @@ import json
 import duckdb
 
 from tests.people_integration.people_smtp import free_port
-from tests.support.district import district, query, run_target, singer_lines
+from tests.support.district import DISTRICT_TABLES, district, query, run_target, singer_lines
 
 
 def test_bad_records_are_set_aside_with_their_reason_and_the_rest_lands(database, tmp_path):
@@ -76,17 +76,7 @@ def test_dry_run_saves_run_and_plan_and_writes_nothing_else(database, tmp_path):
     result = run_target({"database": str(database), "dry_run": True}, singer_lines(district()), tmp_path)
 
     assert result.returncode == 0, result.stderr
-    for table in (
-        "outbox",
-        "communities",
-        "classes",
-        "people",
-        "person_sources",
-        "community_members",
-        "class_members",
-        "student_contacts",
-        "journal",
-    ):
+    for table in ("outbox", *DISTRICT_TABLES, "journal"):
         assert query(database, f"SELECT count(*) FROM {table}") == [(0,)], table
     assert query(database, "SELECT id, status, dry_run FROM runs") == [(1, "dry_run", True)]
     assert query(database, "SELECT entity, action, count(*) FROM plan_rows GROUP BY ALL ORDER BY ALL") == [
