@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import requests
 from singer_sdk.exceptions import FatalAPIError
 
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+from bloomz_sync.network import is_loopback
 
 
 class Unreachable(FatalAPIError):
@@ -40,7 +40,7 @@ def message(server: str, url: str, exc: requests.RequestException, setting: str)
     """``could not connect to <server> at <url> (<reason>): <what to do>``."""
     parts = urlsplit(url)
     where = f"{parts.scheme}://{parts.netloc}"
-    if parts.hostname in _LOOPBACK:
+    if is_loopback(parts.hostname):
         todo = (
             f"is the local sandbox running? Start it with `roster-sandbox serve --port {parts.port or 80} "
             f"--clever-data DIR` (the demo district is ../shared/reference/clever/demo-district), "

@@ -113,7 +113,8 @@ class CleverStream(RESTStream[ParseResult | None], batches.BatchingStream):
             return list(self.records_of(obj))
         except (AttributeError, KeyError, TypeError) as error:
             raise CleverError(
-                f"Clever's {self.resource} object {str(obj.get('id'))[:40]} is not in the Clever API's shape "
+                f"Clever's {self.resource} object {str(obj.get('id'))[:40]} at {urlparse(self.url_base).path}/"
+                f"{self.resource} is not in the Clever API's shape "
                 f"({type(error).__name__}: {str(error)[:80]}); check api_url, or ask Clever about the object"
             ) from None
 
@@ -189,6 +190,10 @@ class CleverStream(RESTStream[ParseResult | None], batches.BatchingStream):
             raise RetriableAPIError(f"Clever's answer at {where} was cut off or not JSON", response) from exc
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise CleverError(f"Clever's answer at {where} is not a list envelope with 'data'.", status)
+        links = body.get("links", [])
+        if not isinstance(links, list) or not all(isinstance(link, dict) for link in links):
+            # Paging follows links: read wrong, a page would silently end the collection.
+            raise CleverError(f"Clever's answer at {where} has 'links' that are not a list of links.", status)
         for item in body["data"]:
             obj = item.get("data") if isinstance(item, dict) else None
             if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
