@@ -18,19 +18,8 @@ def copy_dump(source: Path, into: Path) -> Path:
 
 def generate(folder: Path, size: str = "tiny", seed: int = 1) -> Path:
     """A district ``roster-sandbox generate`` makes in ``folder`` (tiny: about 50 students in 2 schools)."""
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "roster-sandbox"),
-            "generate",
-            size,
-            "--seed",
-            str(seed),
-            "--out",
-            str(folder),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    sandbox = Path(sys.executable).parent / "roster-sandbox"
+    command = [str(sandbox), "generate", size, "--seed", str(seed), "--out", str(folder)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     return folder
