@@ -118,6 +118,6 @@ def test_meltano_run_sends_batch_files_by_default(demo_sandbox: Sandbox, tmp_pat
     ]
     batches = [m for m in metrics if m and m["metric"] == "batch_count" and m["tags"]["stream"] == "students"]
     assert [m["value"] for m in batches] == [1]
-    assert not any((tmp_path / ".meltano" / "run" / "tap-clever" / "batches").iterdir())
+    assert not any((tmp_path / ".meltano" / "batches").iterdir())
     people = export(tmp_path / "data" / "bloomz.duckdb")["people"]
     assert sum(person["kind"] == "student" for person in people) == 1004
