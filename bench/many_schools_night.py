@@ -71,6 +71,7 @@ class Jobs:
     def _pipes(self, number: int, school: str, *, night: bool) -> list[Proc]:
         folder = self.work / "jobs" / f"school-{number}"
         folder.mkdir(parents=True, exist_ok=True)
+        batches = {"root": (folder / "batches").as_uri()}
         tap_config = {
             "api_url": self.sandbox.clever_api_url,
             "district_token": self.sandbox.token,
@@ -79,7 +80,7 @@ class Jobs:
             "page_size": PAGE_SIZE,
             "batch_config": {
                 "encoding": {"format": "jsonl", "compression": "none"},
-                "storage": {"root": (folder / "batches").as_uri()},
+                "storage": batches,
                 "batch_size": 100000,
             },
         }
@@ -88,6 +89,8 @@ class Jobs:
             "feed": f"clever:school-{number}",
             "scheduled": night,
             "outbox_dir": str(self.work / "outbox"),
+            # the target reads (and deletes) BATCH files from the tap's batch folder only
+            "batch_config": {"storage": batches},
         }
         (folder / "tap.json").write_text(json.dumps(tap_config))
         (folder / "target.json").write_text(json.dumps(target_config))
