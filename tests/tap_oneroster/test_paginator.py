@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from tap_oneroster.client import OneRosterPaginator
@@ -16,12 +17,14 @@ def page(url: str, count: int, headers: dict[str, str] | None = None) -> request
     response.url = url
     response.request = requests.Request("GET", url).prepare()
     response.headers.update(headers or {})
-    response._content = json.dumps({"users": [{"sourcedId": str(i)} for i in range(count)]}).encode()
+    first = int(dict(parse_qsl(urlsplit(url).query)).get("offset", 0))  # each page its own records
+    users = [{"sourcedId": str(first + i)} for i in range(count)]
+    response._content = json.dumps({"users": users}).encode()
     return response
 
 
 def paginator() -> OneRosterPaginator:
-    return OneRosterPaginator(lambda response: len(response.json()["users"]))
+    return OneRosterPaginator(lambda response: [user["sourcedId"] for user in response.json()["users"]])
 
 
 def test_without_headers_the_offset_moves_by_what_came_back_until_a_short_page() -> None:
