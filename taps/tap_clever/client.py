@@ -112,10 +112,11 @@ class CleverStream(RESTStream[ParseResult | None], batches.BatchingStream):
         try:
             return list(self.records_of(obj))
         except (AttributeError, KeyError, TypeError) as error:
+            where = f"{urlparse(self.url_base).path}/{self.resource}"
             raise CleverError(
-                f"Clever's {self.resource} object {str(obj.get('id'))[:40]} at {urlparse(self.url_base).path}/"
-                f"{self.resource} is not in the Clever API's shape "
-                f"({type(error).__name__}: {str(error)[:80]}); check api_url, or ask Clever about the object"
+                f"Clever's {self.resource} object {str(obj.get('id'))[:40]} at {where} is not in the Clever "
+                f"API's shape ({type(error).__name__}: {str(error)[:80]}); check api_url, or ask Clever "
+                "about the object"
             ) from None
 
     # HTTP ---------------------------------------------------------------------------------------------
