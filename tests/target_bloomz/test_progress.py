@@ -13,7 +13,7 @@ from target_bloomz.progress import Progress
 
 from tests.resync.resync_helpers import NO_LIMITS
 from tests.support.district import district, run_target, singer_lines
-from tests.target_bloomz.test_batch_input import batch_lines
+from tests.target_bloomz.test_batch_input import batch_lines, batch_root
 
 
 class Clock:
@@ -95,8 +95,8 @@ def test_an_import_reports_its_phases_in_order(
 def test_batch_files_are_counted_as_they_come_and_their_records_once_staged(
     database: Path, tmp_path: Path, mapping_file: Callable[[str], Path]
 ) -> None:
-    config = {"database": str(database), "mapping": str(mapping_file(NO_LIMITS))}
-    result = run_target(config, batch_lines(district(), tmp_path / "files"), tmp_path)
+    config = {"database": str(database), "mapping": str(mapping_file(NO_LIMITS)), **batch_root(tmp_path)}
+    result = run_target(config, batch_lines(district(), tmp_path / "batches"), tmp_path)
 
     assert result.returncode == 0, result.stderr[-3000:]
     files = 2 * len(district())  # batch_lines sends each stream in two files
