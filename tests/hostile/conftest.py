@@ -84,10 +84,10 @@ def assert_clean(
         assert place in run.stderr, f"{place!r} is not named in:\n{run.stderr[-3000:]}"
     for secret in private:
         assert secret not in run.printed, f"{secret!r} was printed"
-    if exit_code:  # the failure line: a plugin's "stopped:", click's "Error:", or a validator's "file:line:"
-        failure = [
-            line for line in run.stderr.splitlines() if re.search(r" stopped: |^Error: |^\S+:\d+: ", line)
-        ]
+    if exit_code:  # the failure line: a plugin's "stopped:", click's "Error:", a validator's "file:line:",
+        # or target-bloomz's refused or held run ("Run N refused, nothing applied: <why>")
+        ends = r" stopped: |^Error: |^\S+:\d+: |^Run \d+ (refused|HELD for approval), nothing applied"
+        failure = [line for line in run.stderr.splitlines() if re.search(ends, line)]
         assert failure, f"no failure line in:\n{run.stderr[-3000:]}"
 
 

@@ -80,9 +80,10 @@ def test_a_held_run_and_a_lock_are_owner_only(tmp_path: Path, capfd: Any) -> Non
         tmp_path,
     )
 
-    assert_clean(held, exit_code=0, names=["Run 2 held, nothing applied"])
-    copies = list(database.with_name(database.name + ".held").iterdir())
-    assert [mode(path) for path in copies] == [0o600]
+    assert_clean(held, exit_code=3, names=["Run 2 HELD for approval, nothing applied"])  # 3: held
+    copies = list(database.with_name(database.name + ".held").iterdir())  # the run's input, its state id
+    assert len(copies) == 2
+    assert [mode(path) for path in copies] == [0o600, 0o600]
     assert mode(copies[0].parent) == 0o700
     with locks.hold(database, ["clever:sch1"], "a test"):
         assert mode(locks.lock_dir(database) / "clever%3Asch1.lock") == 0o600
