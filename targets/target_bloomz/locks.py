@@ -42,7 +42,7 @@ class SyncInProgress(Failure, RuntimeError):
     """Another import holds the community."""
 
 
-class LockLost(RuntimeError):
+class LockLost(Failure, RuntimeError):
     """Another import took over a lock this one held (it stopped renewing it for a whole lease)."""
 
 
