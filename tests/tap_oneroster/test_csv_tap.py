@@ -73,7 +73,10 @@ def test_a_bulk_bundle_becomes_closed_valid_standard_streams(bulk_bundle: Path, 
     for stream, records in run.records.items():
         for record in records:
             assert not list(contract.validator(stream).iter_errors(record)), (stream, record)
-        assert [k for k in run.stream_messages(stream) if k != "STATE"][-1] == "ACTIVATE_VERSION"
+        # users.csv has a row the tap cannot read: the streams built from it are not whole, so they do not
+        # end with ACTIVATE_VERSION (no removal may follow from them); the others do.
+        closed = stream not in ("students", "staff", "contacts", "student_contacts")
+        assert ([k for k in run.stream_messages(stream) if k != "STATE"][-1] == "ACTIVATE_VERSION") == closed
     # Skyward quirks: one person in several staff rows, and repeated periods.
     (staff,) = run.records["staff"]
     assert staff["school_ids"] == ["sch-1", "sch-2"]
@@ -92,7 +95,7 @@ def test_a_bulk_bundle_becomes_closed_valid_standard_streams(bulk_bundle: Path, 
         ("stu-2", "par-2", "guardian"),
     ]
     # The broken row is named with its file and line, and everything else was read.
-    assert "users.csv line 8: malformed row skipped" in run.stderr
+    assert "unreadable row: users.csv line 8 (sourcedId oops): 4 fields where the header has 18" in run.stderr
 
 
 def test_a_zip_bundle_gives_the_same_records(bulk_bundle: Path, tmp_path: Path) -> None:
