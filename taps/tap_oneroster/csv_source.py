@@ -112,8 +112,10 @@ class CsvSource:
         return {row[0].strip().lower(): (row[1] if len(row) > 1 else "").strip() for row in rows[1:]}
 
     def file_mode(self, collection: str) -> str:
-        """bulk, delta or absent, as the manifest says for ``file.<collection>`` (absent when not listed)."""
-        return self.manifest.get(f"file.{collection}".lower(), "absent").lower()
+        """bulk, delta or absent, as the manifest says for ``file.<collection>`` (absent when not listed, or
+        when the value is neither bulk nor delta)."""
+        mode = self.manifest.get(f"file.{collection}".lower(), "").lower()
+        return mode if mode in ("bulk", "delta") else "absent"
 
     def is_complete(self, collection: str) -> bool:
         """True when the bundle holds the whole collection (a bulk file), so a full sync may close it."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tap_oneroster.problems import Problem
 from tap_oneroster.tables import Collections
 
 # OneRoster role (any case) → (its 1.2 spelling, the stream, the standard staff role)
@@ -69,10 +70,13 @@ class Query:
 class Roster:
     """The queries of one run over its ``Collections``."""
 
-    def __init__(self, collections: Collections, schools: list[str], now: str) -> None:
+    def __init__(
+        self, collections: Collections, schools: list[str], now: str, demographics: tuple[str, ...] = ()
+    ) -> None:
         self.c = collections
         self.con = collections.con
         self.chosen = list(schools)
+        self.demographics = demographics  # the demographics fields a student's extra carries
         self.now = now
         self._ready: set[str] = set()
         self.con.execute(_MACROS)
@@ -185,6 +189,29 @@ class Roster:
                 UNION SELECT a FROM links WHERE b IN (SELECT id FROM students)""",
         )
 
+    def users_without_a_role(self) -> list[Problem]:
+        """Active users with no role the tap imports: named, since no stream carries them."""
+        users, kinds = self.c.table("users"), self.kinds()
+        rows = self.con.execute(
+            f"""SELECT u._ord, u."sourcedId",
+                    coalesce(list_distinct(list(r.role) FILTER (WHERE r.role IS NOT NULL)), [])
+                FROM {users} u LEFT JOIN {self.c.roles()} r ON r."user" = u."sourcedId"
+                WHERE u."sourcedId" NOT IN (SELECT id FROM {kinds}) AND NOT ({DELETED.format(t="u")})
+                GROUP BY u._ord, u."sourcedId" ORDER BY u._ord"""
+        ).fetchall()
+        known = ", ".join(name for name, _, _ in ROLES.values())
+        return [
+            Problem(
+                "users",
+                self.c.place("users", ordinal),
+                f"no role this tap imports ({', '.join(map(repr, roles)) or 'no role at all'}; it imports "
+                f"{known}): the user is not imported",
+                sourced_id,
+                "warning",
+            )
+            for ordinal, sourced_id, roles in rows
+        ]
+
     # -- the streams: each a SELECT of (record, keep, _ord); ``_rows`` keeps the rows to send, in order
 
     def _rows(self, select: str) -> Query:
@@ -270,13 +297,15 @@ class Roster:
             'state_id', id_of_type(u."userIds", ['stateid', 'state']),
             'first_name', u."givenName", 'middle_name', u."middleName", 'last_name', u."familyName",
             'preferred_first_name', u."preferredFirstName", 'grade', u.grades[1], 'email', u.email,
-            'phone', coalesce(u.phone, u.sms), 'updated_at', iso(u._modified), 'extra', {_user_extra("u")})"""
+            'phone', coalesce(u.phone, u.sms), 'updated_at', iso(u._modified),
+            'extra', json_merge_patch({_user_extra("u")}, json_object('demographics', dm.fields)))"""
         in_scope = self._in('u."sourcedId"', self.users_in_scope() if self.chosen else None)
         return self._rows(
             f"""SELECT {self._with_deletion(record, "u", DELETED.format(t="u"), since, in_scope)}, u._ord
                 FROM {self.c.table("users", since)} u
                 JOIN {self.kinds()} k ON k.id = u."sourcedId" AND k.student
-                LEFT JOIN {self._orgs_of("students")} o ON o.id = u."sourcedId" {self._user_joins("u")}"""
+                LEFT JOIN {self._orgs_of("students")} o ON o.id = u."sourcedId" {self._user_joins("u")}
+                LEFT JOIN {self._demographics()} dm ON dm.id = u."sourcedId" """
         )
 
     def staff(self, since: str | None) -> Query:
@@ -414,6 +443,21 @@ class Roster:
             f'LEFT JOIN {profiles} up ON up."user" = {alias}."sourcedId"'
         )
 
+    def _demographics(self) -> str:
+        """Per student, the demographics fields the tap is asked to carry (none by default: personal data
+        Bloomz does not need), as a JSON object."""
+        if not self.demographics or not self.c.has("demographics"):
+            return self._once(
+                "r_demographics", "SELECT NULL::VARCHAR AS id, NULL::JSON AS fields WHERE false"
+            )
+        pairs = ", ".join(f"'{_quote(f)}', _vendor -> '$.\"{_quote(f)}\"'" for f in self.demographics)
+        return self._once(
+            "r_demographics",
+            f"""SELECT "sourcedId" AS id, json_merge_patch('{{}}', json_object({pairs})) AS fields
+                FROM {self.c.table("demographics")}
+                QUALIFY row_number() OVER (PARTITION BY "sourcedId" ORDER BY _ord DESC) = 1""",
+        )
+
     def _profiles_sql(self) -> str:
         if not self.c.has("userProfiles"):
             return 'SELECT NULL::VARCHAR AS "user", NULL::JSON AS profiles WHERE false'
@@ -422,6 +466,10 @@ class Roster:
                 'description', description, 'credentialType', "credentialType", 'username', username))
                 ORDER BY _ord)) AS profiles
             FROM {self.c.table("userProfiles")} GROUP BY 1"""
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''").replace('"', '\\"')
 
 
 def _literal(text: str | None) -> str:

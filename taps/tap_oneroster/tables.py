@@ -166,6 +166,7 @@ class Collections:
         self.date_order = date_order
         self.problems: list[Problem] = []
         self._tables: dict[tuple[str, str | None], str] = {}
+        self._files: dict[str, CsvFile] = {}  # each collection's file, for the line of a row
         self._names = itertools.count()
 
     def is_complete(self, collection: str) -> bool:
@@ -230,6 +231,8 @@ class Collections:
                 self.con.execute(f"CREATE TABLE {raw} AS SELECT 0 AS _ord WHERE false")
             columns = dict(_csv_columns(collection, loaded))
             where = loaded.name if loaded else ""
+            if loaded:
+                self._files[collection] = loaded
         else:
             self._spool(collection, since, raw)
             columns = dict(_json_columns(collection))
@@ -246,6 +249,7 @@ class Collections:
         if collection == "users" and not isinstance(self.source, CsvSource):
             self._keep_json_roles(raw, f"{table}_roles")
         self.con.execute(f"DROP TABLE {raw}")
+        self._leave_out_rows_without_id(collection, table, loaded, where)
         self._warn_unreadable_dates(collection, table, dates, loaded, where)
         if since is not None and isinstance(self.source, CsvSource):
             # A CSV delta holds what changed; rows of a bulk file (no date) always count.
@@ -285,6 +289,24 @@ class Collections:
                 FROM {raw}, unnest(json_extract(json, '$.roles[*]')) WITH ORDINALITY AS t(r, n)
                 WHERE json_type(json, '$.roles') = 'ARRAY'"""
         )
+
+    def _leave_out_rows_without_id(
+        self, collection: str, table: str, loaded: CsvFile | None, where: str
+    ) -> None:
+        """A row with no sourcedId cannot be told apart from any other: reported and left out."""
+        rows = self.con.execute(
+            f'SELECT _ord FROM {table} WHERE "sourcedId" IS NULL ORDER BY _ord'
+        ).fetchall()
+        for (ordinal,) in rows:
+            place = f"{where} line {loaded.line_of(ordinal)}" if loaded else where
+            self.problems.append(Problem(collection, place, "the row has no sourcedId"))
+        if rows:
+            self.con.execute(f'DELETE FROM {table} WHERE "sourcedId" IS NULL')
+
+    def place(self, collection: str, ordinal: int) -> str:
+        """Where a row of a collection's (full) table came from: its file and line, or its request."""
+        loaded = self._files.get(collection)
+        return f"{loaded.name} line {loaded.line_of(ordinal)}" if loaded else f"GET /{collection}"
 
     def _warn_unreadable_dates(
         self, collection: str, table: str, dates: list[str], loaded: CsvFile | None, where: str

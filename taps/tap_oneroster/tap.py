@@ -133,6 +133,14 @@ class TapOneRoster(Tap):
             "when none says), month_first or day_first.",
         ),
         th.Property(
+            "demographics",
+            th.ArrayType(th.StringType),
+            default=[],
+            title="Demographics fields",
+            description="Fields of demographics (birthDate, sex, ...) each student's extra carries as "
+            "extra.demographics; none by default (personal data Bloomz does not need).",
+        ),
+        th.Property(
             "emit_activate_version_messages",
             th.BooleanType,
             default=True,
@@ -168,7 +176,13 @@ class TapOneRoster(Tap):
     def roster(self) -> Roster:
         """The run's record queries (the same run-wide tables for every stream)."""
         if self._roster is None:
-            self._roster = Roster(self.collections, list(self.config.get("schools") or []), now_utc())
+            self._roster = Roster(
+                self.collections,
+                list(self.config.get("schools") or []),
+                now_utc(),
+                tuple(self.config.get("demographics") or ()),
+            )
+            self.collections.problems += self._roster.users_without_a_role()
         self.report_problems()
         return self._roster
 
@@ -177,7 +191,7 @@ class TapOneRoster(Tap):
         problems = self.collections.problems
         for problem in problems[self._reported :]:
             log = self.logger.error if problem.severity == "error" else self.logger.warning
-            log("%s %s", "unreadable row:" if problem.severity == "error" else "unreadable value:", problem)
+            log("%s %s", "unreadable row:" if problem.severity == "error" else "warning:", problem)
         self._reported = len(problems)
 
     def discover_streams(self) -> list[RosterStream]:
