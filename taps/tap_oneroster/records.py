@@ -383,18 +383,19 @@ class Roster:
                 listing AS (
                     SELECT DISTINCT u."sourcedId" AS id FROM {self.c.table("users")} u
                     WHERE len(u.agents) > 0 AND u."sourcedId" IN (SELECT id FROM contacts)
+                ), agents AS (
+                    SELECT "sourcedId" AS id, status, _modified, unnest(agents) AS agent,
+                        _ord * 100000 + unnest(range(1, len(agents) + 1)) AS _ord
+                    FROM {users} WHERE len(agents) > 0
                 ), p AS (
-                    SELECT a.agent AS student_id, u."sourcedId" AS contact_id, c.relationship, u._modified,
-                        u.status, u._ord * 100000 + a.n AS _ord
-                    FROM {users} u JOIN contacts c ON c.id = u."sourcedId",
-                        unnest(u.agents) WITH ORDINALITY AS a(agent, n)
+                    SELECT a.agent AS student_id, a.id AS contact_id, c.relationship, a._modified, a.status,
+                        a._ord
+                    FROM agents a JOIN contacts c ON c.id = a.id
                     WHERE a.agent IN ({students})
                     UNION ALL
-                    SELECT u."sourcedId", a.agent, c.relationship, u._modified, u.status,
-                        u._ord * 100000 + a.n
-                    FROM {users} u, unnest(u.agents) WITH ORDINALITY AS a(agent, n)
-                    JOIN contacts c ON c.id = a.agent
-                    WHERE u."sourcedId" IN ({students}) AND a.agent NOT IN (SELECT id FROM listing)
+                    SELECT a.id, a.agent, c.relationship, a._modified, a.status, a._ord
+                    FROM agents a JOIN contacts c ON c.id = a.agent
+                    WHERE a.id IN ({students}) AND a.agent NOT IN (SELECT id FROM listing)
                 )
                 SELECT {self._with_deletion(record, "p", DELETED.format(t="p"), None, "true")}, p._ord
                 FROM p"""

@@ -211,10 +211,11 @@ class Collections:
                 f"""CREATE TABLE {table} AS
                     SELECT "user", "roleType", role, org, _ord FROM {explicit}
                     UNION ALL
-                    SELECT u."sourcedId", 'primary', u.role, o.org, 1000000 * u._ord + o.n
-                    FROM {users} u, unnest(CASE WHEN len(u.orgs) > 0 THEN u.orgs ELSE [NULL] END)
-                        WITH ORDINALITY AS o(org, n)
-                    WHERE u.role IS NOT NULL AND u."sourcedId" NOT IN (SELECT "user" FROM {explicit})"""
+                    SELECT "sourcedId", 'primary', role,
+                        unnest(CASE WHEN len(orgs) > 0 THEN orgs ELSE [NULL] END),
+                        1000000 * _ord + unnest(range(1, greatest(len(orgs), 1) + 1))
+                    FROM {users}
+                    WHERE role IS NOT NULL AND "sourcedId" NOT IN (SELECT "user" FROM {explicit})"""
             )
             self._tables[("roles*", None)] = table
         return self._tables[("roles*", None)]
@@ -279,15 +280,14 @@ class Collections:
     def _keep_json_roles(self, raw: str, table: str) -> None:
         self.con.execute(
             f"""CREATE TABLE {table} AS
-                SELECT json ->> '$.sourcedId' AS "user",
-                    nullif(trim(r ->> '$.roleType'), '') AS "roleType",
-                    nullif(trim(r ->> '$.role'), '') AS "role",
-                    nullif(trim(r ->> '$.org.sourcedId'), '') AS "org",
+                SELECT "user", nullif(trim(r ->> '$.roleType'), '') AS "roleType",
+                    nullif(trim(r ->> '$.role'), '') AS "role", nullif(trim(r ->> '$.org.sourcedId'), '') AS "org",
                     nullif(trim(r ->> '$.beginDate'), '') AS beginDate,
-                    nullif(trim(r ->> '$.endDate'), '') AS endDate,
-                    1000000 * _ord + n AS _ord
-                FROM {raw}, unnest(json_extract(json, '$.roles[*]')) WITH ORDINALITY AS t(r, n)
-                WHERE json_type(json, '$.roles') = 'ARRAY'"""
+                    nullif(trim(r ->> '$.endDate'), '') AS endDate, _ord
+                FROM (
+                    SELECT json ->> '$.sourcedId' AS "user", unnest(json_extract(json, '$.roles[*]')) AS r,
+                        1000000 * _ord + unnest(range(1, json_array_length(json, '$.roles')::BIGINT + 1)) AS _ord
+                    FROM {raw} WHERE json_type(json, '$.roles') = 'ARRAY')"""
         )
 
     def _leave_out_rows_without_id(
