@@ -281,12 +281,14 @@ class Collections:
         self.con.execute(
             f"""CREATE TABLE {table} AS
                 SELECT "user", nullif(trim(r ->> '$.roleType'), '') AS "roleType",
-                    nullif(trim(r ->> '$.role'), '') AS "role", nullif(trim(r ->> '$.org.sourcedId'), '') AS "org",
+                    nullif(trim(r ->> '$.role'), '') AS "role",
+                    nullif(trim(r ->> '$.org.sourcedId'), '') AS "org",
                     nullif(trim(r ->> '$.beginDate'), '') AS beginDate,
                     nullif(trim(r ->> '$.endDate'), '') AS endDate, _ord
                 FROM (
                     SELECT json ->> '$.sourcedId' AS "user", unnest(json_extract(json, '$.roles[*]')) AS r,
-                        1000000 * _ord + unnest(range(1, json_array_length(json, '$.roles')::BIGINT + 1)) AS _ord
+                        1000000 * _ord + unnest(range(1, json_array_length(json, '$.roles')::BIGINT + 1))
+                            AS _ord
                     FROM {raw} WHERE json_type(json, '$.roles') = 'ARRAY')"""
         )
 
