@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -138,7 +137,7 @@ class CsvSource:
             con.execute(f"CREATE OR REPLACE TABLE {table} (_ord BIGINT)")
             return CsvFile(name, [], data)
         rejects = _read_with_duckdb(con, path, len(header), table)
-        if _lines_add_up(con, data, table, len(header), rejects) and not _swallows_rows(con, table, header):
+        if _lines_add_up(con, data, table, header, rejects):
             loaded = CsvFile(name, header, data, frozenset(_line_at(data, byte) for byte, _, _ in rejects))
             problems += [_refused(loaded, byte, error, text) for byte, error, text in rejects]
         else:
@@ -174,20 +173,25 @@ def _read_with_duckdb(con: duckdb.DuckDBPyConnection, path: Path, width: int, ta
 
 
 def _lines_add_up(
-    con: duckdb.DuckDBPyConnection, data: bytes, table: str, width: int, refused: list[tuple]
+    con: duckdb.DuckDBPyConnection, data: bytes, table: str, header: list[str], refused: list[tuple]
 ) -> bool:
-    """Whether every line of the file is the header, part of a row read or refused, or blank."""
+    """Whether the rows DuckDB read account for every line of the file (with the header, the rows it
+    refused and the blank lines), and none of them holds a line break followed by what looks like a row
+    of its own (a quote left open swallowed it)."""
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
     rows = int(row[0]) if row else 0
     inner_breaks = 0
-    if b'"' in data:  # only a quoted field holds a line break: count them in the rows that have one
-        breaks = " + ".join(
-            f"coalesce(length(c{i}) - length(replace(c{i}, chr(10), '')), 0)" for i in range(width)
-        )
+    if b'"' in data:  # only a quoted field holds a line break
+        width = len(header)
         spans = " OR ".join(f"contains(c{i}, chr(10))" for i in range(width))
-        row = con.execute(f"SELECT coalesce(sum({breaks}), 0) FROM {table} WHERE {spans}").fetchone()
-        inner_breaks = int(row[0]) if row else 0
+        cells = "[" + ", ".join(f"c{i}" for i in range(width)) + "]"
+        for (values,) in con.execute(f"SELECT {cells} FROM {table} WHERE {spans}").fetchall():
+            for value in values:
+                if value and "\n" in value:
+                    inner_breaks += value.count("\n")
+                    if any(_looks_like_a_row(line, width) for line in value.splitlines()[1:]):
+                        return False
     refused_lines = sum(str(text).strip("\r\n").count("\n") + 1 for _, _, text in refused)
     return _first_record_lines(data) + rows + inner_breaks + refused_lines + _blank_lines(data) == lines
 
@@ -198,23 +202,8 @@ def _looks_like_a_row(line: str, width: int) -> bool:
     return line.count(",") >= max(width - 1, 2)
 
 
-def _swallows_rows(con: duckdb.DuckDBPyConnection, table: str, header: list[str]) -> bool:
-    """Whether a row read holds a line break followed by what looks like a row of its own."""
-    width = len(header)
-    spans = " OR ".join(f"contains(c{i}, chr(10))" for i in range(width))
-    cells = "[" + ", ".join(f"c{i}" for i in range(width)) + "]"
-    rows = con.execute(f"SELECT {cells} FROM {table} WHERE {spans}").fetchall()
-    return any(
-        _looks_like_a_row(line, width)
-        for (values,) in rows
-        for value in values
-        if value and "\n" in value
-        for line in value.splitlines()[1:]
-    )
-
-
 def _blank_lines(data: bytes) -> int:
-    if not re.search(rb"(?:^|\n)\r?\n", data):
+    if b"\n\n" not in data and b"\n\r\n" not in data and not data.startswith((b"\n", b"\r\n")):
         return 0  # the usual case, without splitting the file
     pieces = data.split(b"\n")
     return sum(1 for piece in pieces if piece in (b"", b"\r")) - (1 if data.endswith(b"\n") else 0)

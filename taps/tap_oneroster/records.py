@@ -231,11 +231,11 @@ class Roster:
         return "true" if table is None else f"{column} IN (SELECT id FROM {table})"
 
     def schools(self, since: str | None) -> Query:
-        record = """json_object('id', o."sourcedId", 'name', o.name, 'school_number', o.identifier,
+        record = f"""json_object('id', o."sourcedId", 'name', o.name, 'school_number', o.identifier,
             'sis_id', o.identifier, 'state_id', NULL, 'district_id', coalesce(k.district, o.parent),
             'org_type', lower(trim(o.type)), 'parent_id', o.parent,
             'low_grade', NULL, 'high_grade', NULL, 'phone', NULL, 'updated_at', iso(o._modified),
-            'extra', json_merge_patch(o._vendor, json_object('type', o.type)))"""
+            'extra', {_extra("o._vendor", {"type": "o.type"})})"""
         in_scope = self._in('o."sourcedId"', self.scope())
         return self._rows(
             f"""SELECT {self._with_deletion(record, "o", DELETED.format(t="o"), since, in_scope)}, o._ord
@@ -251,10 +251,9 @@ class Roster:
             else f"""(s.org IS NULL OR s.org IN (SELECT id FROM {scope})
                       OR s.org NOT IN (SELECT id FROM {self.schools_and_departments()}))"""
         )
-        record = """json_object('id', s."sourcedId", 'name', s.title, 'start_date', s."_startDate",
-            'end_date', s."_endDate", 'school_id', s.org, 'updated_at', iso(s._modified),
-            'extra', json_merge_patch(s._vendor, json_object('type', s.type, 'parent', s.parent,
-                'schoolYear', s."schoolYear")))"""
+        extra = _extra("s._vendor", {"type": "s.type", "parent": "s.parent", "schoolYear": 's."schoolYear"'})
+        record = f"""json_object('id', s."sourcedId", 'name', s.title, 'start_date', s."_startDate",
+            'end_date', s."_endDate", 'school_id', s.org, 'updated_at', iso(s._modified), 'extra', {extra})"""
         return self._rows(
             f"""SELECT {self._with_deletion(record, "s", DELETED.format(t="s"), since, in_scope)}, s._ord
                 FROM {self.c.table("academicSessions", since)} s"""
@@ -262,7 +261,7 @@ class Roster:
 
     def sections(self, since: str | None) -> Query:
         enrollments = self.c.table("enrollments")
-        record = """json_object('id', c."sourcedId", 'school_id', c.school, 'name', c.title,
+        record = f"""json_object('id', c."sourcedId", 'school_id', c.school, 'name', c.title,
             'section_number', c."classCode", 'sis_id', NULL, 'course_name', co.title,
             'course_number', co."courseCode",
             'subject', nullif(array_to_string(dedupe(c.subjects), ', '), ''),
@@ -270,8 +269,7 @@ class Roster:
                 WHEN 'scheduled' THEN 'scheduled' END,
             'grades', dedupe(c.grades), 'period', nullif(array_to_string(dedupe(c.periods), ', '), ''),
             'term_ids', dedupe(c.terms), 'primary_teacher_id', t.teacher, 'updated_at', iso(c._modified),
-            'extra', json_merge_patch(c._vendor, json_object('location', c.location,
-                'subjectCodes', nonempty(c."subjectCodes"))))"""
+            'extra', {_extra("c._vendor", {"location": "c.location", "subjectCodes": _SUBJECT_CODES})})"""
         in_scope = self._in("c.school", self.scope())
         return self._rows(
             f"""WITH teachers AS (
@@ -298,7 +296,7 @@ class Roster:
             'first_name', u."givenName", 'middle_name', u."middleName", 'last_name', u."familyName",
             'preferred_first_name', u."preferredFirstName", 'grade', u.grades[1], 'email', u.email,
             'phone', coalesce(u.phone, u.sms), 'updated_at', iso(u._modified),
-            'extra', json_merge_patch({_user_extra("u")}, json_object('demographics', dm.fields)))"""
+            'extra', {_user_extra("u", demographics="dm.fields")})"""
         in_scope = self._in('u."sourcedId"', self.users_in_scope() if self.chosen else None)
         return self._rows(
             f"""SELECT {self._with_deletion(record, "u", DELETED.format(t="u"), since, in_scope)}, u._ord
@@ -405,8 +403,7 @@ class Roster:
         roles = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in ENROLLMENT_ROLES.items())
         record = f"""json_object('section_id', e.class, 'user_id', e."user",
             'role', CASE lower(trim(e.role)) {roles} END, 'primary', flag(e."primary"),
-            'updated_at', iso(e._modified), 'extra', json_merge_patch(e._vendor, json_object(
-                'school', e.school, 'beginDate', e."beginDate", 'endDate', e."endDate")))"""
+            'updated_at', iso(e._modified), 'extra', {_extra("e._vendor", _ENROLLMENT_EXTRA)})"""
         in_scope = (
             "true" if self.scope() is None else f"(e.school IS NULL OR {self._in('e.school', self.scope())})"
         )
@@ -477,15 +474,38 @@ def _literal(text: str | None) -> str:
     return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
 
 
+_SUBJECT_CODES = 'nonempty(c."subjectCodes")'
+_ENROLLMENT_EXTRA = {"school": "e.school", "beginDate": 'e."beginDate"', "endDate": 'e."endDate"'}
 _SIS_ID = """coalesce(id_of_type(u."userIds", ['sisid', 'sis']), u.identifier)"""
 
 
-def _user_extra(alias: str) -> str:
+def _extra(vendor: str, fields: dict[str, str]) -> str:
+    """SQL: a record's ``extra``: the vendor's fields (JSON), and each of ``fields`` (name → SQL) that has a
+    value. The object is written as text: ``concat_ws`` leaves out the fields with none, far cheaper than
+    building it whole and patching the nulls away."""
+    pairs = ", ".join(
+        f"CASE WHEN ({sql}) IS NOT NULL THEN '\"{name}\":' || to_json({sql}) END"
+        for name, sql in fields.items()
+    )
+    own = f"('{{' || concat_ws(',', {pairs}) || '}}')::JSON"
+    return f"CASE WHEN {vendor}::VARCHAR = '{{}}' THEN {own} ELSE json_merge_patch({vendor}, {own}) END"
+
+
+def _user_extra(alias: str, **more: str) -> str:
     """SQL: the fields of a user no user record reads, with its vendor fields, as ``extra``."""
-    return f"""json_merge_patch({alias}._vendor, json_object('enabledUser', {alias}."enabledUser",
-        'username', {alias}.username, 'userIds', nonempty({alias}."userIds"), 'sms', {alias}.sms,
-        'agents', nonempty({alias}.agents), 'role', {alias}.role, 'roles', rj.roles,
-        'preferredMiddleName', {alias}."preferredMiddleName",
-        'preferredLastName', {alias}."preferredLastName",
-        'userMasterIdentifier', {alias}."userMasterIdentifier", 'pronouns', {alias}.pronouns,
-        'resources', nonempty({alias}.resources), 'userProfiles', up.profiles))"""
+    fields = {
+        "enabledUser": f'{alias}."enabledUser"',
+        "username": f"{alias}.username",
+        "userIds": f'nonempty({alias}."userIds")',
+        "sms": f"{alias}.sms",
+        "agents": f"nonempty({alias}.agents)",
+        "role": f"{alias}.role",
+        "roles": "rj.roles",
+        "preferredMiddleName": f'{alias}."preferredMiddleName"',
+        "preferredLastName": f'{alias}."preferredLastName"',
+        "userMasterIdentifier": f'{alias}."userMasterIdentifier"',
+        "pronouns": f"{alias}.pronouns",
+        "resources": f"nonempty({alias}.resources)",
+        "userProfiles": "up.profiles",
+    }
+    return _extra(f"{alias}._vendor", fields | more)
