@@ -50,8 +50,11 @@ def people(records: Records) -> dict[str, set[str]]:
 
 
 def issues(database: Path, severity: str = "warning") -> dict[str, str]:
+    """record key → message of the run's issues about the roster (not the status e-mails' delivery)."""
     rows = query(
-        database, "SELECT record_key, message FROM run_issues WHERE severity = ? ORDER BY 1", [severity]
+        database,
+        "SELECT record_key, message FROM run_issues WHERE severity = ? AND stream <> 'notify_to' ORDER BY 1",
+        [severity],
     )
     return dict(rows)
 
