@@ -214,3 +214,15 @@ def unaccounted(database: Path, people: dict[str, set[str]]) -> dict[str, set[st
         for stream, ids in people.items()
         if (missing := {i for i in ids if (kinds[stream], i) not in stored and (stream, i) not in named})
     }
+
+
+def seats(database: Path) -> set[tuple[str, str, str]]:
+    """(section id, source id, class role) of every class member."""
+    return set(
+        query(
+            database,
+            """SELECT cl.section_id, ps.source_id, m.role FROM class_members m
+               JOIN classes cl ON cl.id = m.class_id
+               JOIN person_sources ps ON ps.person_id = m.person_id""",
+        )
+    )

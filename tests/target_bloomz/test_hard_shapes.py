@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.district import query, unaccounted
+from tests.support.district import query, seats, unaccounted
 
-from .test_public_oneroster import _rows, import_bundle, people_of_bundle, seats
+from .test_public_oneroster import _rows, import_bundle, people_of_bundle
 
 SANDBOX = str(Path(sys.executable).parent / "roster-sandbox")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.district import import_in_process, query, singer_lines, unaccounted
+from tests.support.district import import_in_process, query, seats, singer_lines, unaccounted
 
 Records = dict[str, list[dict[str, Any]]]
 
@@ -67,17 +67,6 @@ def members(database: Path) -> set[tuple[str, str, str]]:
             """SELECT c.key, ps.kind, ps.source_id FROM community_members m
                JOIN communities c ON c.id = m.community_id
                JOIN person_sources ps ON ps.person_id = m.person_id""",
-        )
-    )
-
-
-def seats(database: Path) -> set[tuple[str, str, str]]:
-    """(section id, source id, class role) of every class member."""
-    return set(
-        query(
-            database,
-            """SELECT cl.section_id, ps.source_id, m.role FROM class_members m
-               JOIN classes cl ON cl.id = m.class_id JOIN person_sources ps ON ps.person_id = m.person_id""",
         )
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.district import import_in_process, query, unaccounted
+from tests.support.district import import_in_process, query, seats, unaccounted
 from tests.support.oneroster_files import collections, serve
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "oneroster"
@@ -112,17 +112,6 @@ def counts(database: Path) -> dict[str, Any]:
 
 def issues(database: Path) -> list[tuple[str, str, str | None, str]]:
     return query(database, "SELECT severity, stream, record_key, message FROM run_issues ORDER BY ALL")
-
-
-def seats(database: Path) -> set[tuple[str, str, str]]:
-    return set(
-        query(
-            database,
-            """SELECT cl.section_id, ps.source_id, m.role FROM class_members m
-               JOIN classes cl ON cl.id = m.class_id
-               JOIN person_sources ps ON ps.person_id = m.person_id""",
-        )
-    )
 
 
 # -- Moodle's enrol_oneroster: a OneRoster 1.2 bulk bundle with the shapes of the issue
