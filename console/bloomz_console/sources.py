@@ -27,7 +27,6 @@ from tap_clever import connection as clever_connection
 from tap_clever.admin import verify_admin
 from tap_clever.errors import CleverError
 from tap_clever.tap import TapClever
-from tap_oneroster import mapping as oneroster_mapping
 from tap_oneroster.csv_source import BundleError
 from tap_oneroster.tap import TapOneRoster
 
@@ -149,12 +148,18 @@ def _test_clever(config: dict[str, Any], report: LinkReport) -> None:
 
 def _test_oneroster(config: dict[str, Any], report: LinkReport) -> None:
     tap = TapOneRoster(config=config, parse_env_config=False)
-    orgs = list(tap.source.read("orgs"))
-    report.district_name = next((o.get("name") for o in orgs if o.get("type") == "district"), None)
+    try:
+        orgs = tap.collections.table("orgs")
+        rows = tap.collections.con.execute(
+            f'SELECT lower(trim(type)), "sourcedId", name, identifier FROM {orgs} ORDER BY _ord'
+        ).fetchall()
+    finally:
+        tap.close()  # the run's DuckDB and its spool folder
+    report.district_name = next((name for kind, _, name, _ in rows if kind == "district"), None)
     report.schools = [
-        {"id": o["sourcedId"], "name": o.get("name") or o["sourcedId"], "number": o.get("identifier")}
-        for o in orgs
-        if oneroster_mapping.is_school(o)
+        {"id": sourced_id, "name": name or sourced_id, "number": number}
+        for kind, sourced_id, name, number in rows
+        if kind == "school"
     ]
     if not report.schools:
         report.problems.append(

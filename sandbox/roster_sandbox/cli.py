@@ -160,9 +160,18 @@ def advance(directory: Path, change: float, seed: int) -> None:
 @click.option("--version", "version", type=click.Choice(["1.1", "1.2"]), required=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="A .zip file, or else a folder.")
 @click.option("--delta-since", default=None, help="Write a delta of what changed after this ISO date-time.")
-def export_csv(directory: Path, version: str, out: Path, delta_since: str | None) -> None:
+@click.option(
+    "--shapes",
+    type=click.Choice(["plain", "hard"]),
+    default="plain",
+    show_default=True,
+    help="hard: the shapes real exports have (departments, district-level teachers, staff who are guardians, "
+    "several roles, classes tobedeleted or without a teacher, teachers enrolled as students, title-case "
+    "classType, headers ending in empty columns, day-first dates).",
+)
+def export_csv(directory: Path, version: str, out: Path, delta_since: str | None, shapes: str) -> None:
     """Write the district as a OneRoster CSV bundle (bulk, or delta with --delta-since)."""
     from roster_sandbox.csv_export import export
 
-    counts = export(directory, version, out, delta_since)
+    counts = export(directory, version, out, delta_since, shapes)
     click.echo(f"{out}: " + ", ".join(f"{name}.csv {n} rows" for name, n in counts.items()))

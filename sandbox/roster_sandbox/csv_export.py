@@ -18,6 +18,7 @@ from typing import Any
 from bloomz_sync.failures import Failure
 from roster_sandbox.district import load
 from roster_sandbox.oneroster import OneRosterView
+from roster_sandbox.shapes import harden
 
 BASE = ["sourcedId", "status", "dateLastModified"]
 COLUMNS = {
@@ -196,10 +197,19 @@ def _row(name: str, obj: dict[str, Any]) -> dict[str, str]:
     return row
 
 
-def export(directory: Path, version: str, out: Path, delta_since: str | None = None) -> dict[str, int]:
-    """Write the bundle to ``out`` (a .zip file, or else a folder); returns rows per file."""
+def export(
+    directory: Path, version: str, out: Path, delta_since: str | None = None, shapes: str = "plain"
+) -> dict[str, int]:
+    """Write the bundle to ``out`` (a .zip file, or else a folder); returns rows per file.
+
+    ``shapes="hard"`` writes the shapes real exports have (shapes.py), and writes them the way those
+    exports do: users.csv and roles.csv headers end in two empty columns, and users' dates are filled in,
+    day first.
+    """
     if version not in ("1.1", "1.2"):
         raise ExportError(f"--version must be 1.1 or 1.2, got {version!r}")
+    if shapes not in ("plain", "hard"):
+        raise ExportError(f"--shapes must be plain or hard, got {shapes!r}")
     since = _parse_since(delta_since) if delta_since else None
     base = "/ims/oneroster/v1p1" if version == "1.1" else "/ims/oneroster/rostering/v1p2"
     view = OneRosterView(load(Path(directory)), version, base)
@@ -208,19 +218,26 @@ def export(directory: Path, version: str, out: Path, delta_since: str | None = N
         if since
         else (lambda obj: obj["status"] == "active")
     )
+    objects = {name: [e.obj for e in view.collection(name).entries] for name in [*COLUMNS, "users"]}
+    if shapes == "hard":
+        harden(objects, version)  # the tobedeleted class stays in a bulk file, as such exports do
+        keep = _kept_with_deleted_classes(keep)
+    hard = shapes == "hard"
     files: dict[str, tuple[list[str], Iterator[dict[str, str]]]] = {}
     for name, columns in COLUMNS.items():
-        files[name] = (columns, (_row(name, e.obj) for e in view.collection(name).entries if keep(e.obj)))
-    users = [e.obj for e in view.collection("users").entries]
-    kept_users = [u for u in users if keep(u)]
-    files["users"] = (USERS_11 if version == "1.1" else USERS_12, (_row("users", u) for u in kept_users))
+        files[name] = (columns, (_row(name, obj) for obj in objects[name] if keep(obj)))
+    kept_users = [u for u in objects["users"] if keep(u)]
+    users_columns = USERS_11 if version == "1.1" else USERS_12
+    files["users"] = (users_columns, (_dated(_row("users", u), hard) for u in kept_users))
     if version == "1.2":
         files["roles"] = (ROLES_12, _role_rows(kept_users))
     mode = "delta" if since else "bulk"
     counts: dict[str, int] = {}
     contents: dict[str, str] = {}
     for name, (columns, rows) in files.items():
-        text, counts[name] = _csv(columns, rows, blank_status=not since)
+        tail = 2 if hard and name in ("users", "roles") else 0
+        blank = not since and not (hard and name == "classes")  # a hard bulk file says which class goes
+        text, counts[name] = _csv(columns, rows, blank_status=blank, tail=tail)
         contents[f"{name}.csv"] = text
     manifest = [("manifest.version", "1.0"), ("oneroster.version", version)]
     manifest += [(f"file.{name}", mode) for name in sorted(files)]
@@ -231,6 +248,19 @@ def export(directory: Path, version: str, out: Path, delta_since: str | None = N
     )[0]
     _write(Path(out), contents)
     return counts
+
+
+def _kept_with_deleted_classes(keep: Callable[[dict[str, Any]], bool]) -> Callable[[dict[str, Any]], bool]:
+    """A hard bulk file keeps the classes it marks tobedeleted (and the rows it keeps anyway)."""
+    return lambda obj: keep(obj) or (obj.get("status") == "tobedeleted" and "classType" in obj)
+
+
+def _dated(row: dict[str, str], day_first: bool) -> dict[str, str]:
+    """A users row with its dateLastModified kept and written day first (``1/05/2023``)."""
+    if not day_first or not row.get("dateLastModified"):
+        return row
+    moment = datetime.fromisoformat(row["dateLastModified"].replace("Z", "+00:00"))
+    return {**row, "_date": f"{moment.day}/{moment.month:02d}/{moment.year}"}
 
 
 def _role_rows(users: list[dict[str, Any]]) -> Iterator[dict[str, str]]:
@@ -247,14 +277,17 @@ def _role_rows(users: list[dict[str, Any]]) -> Iterator[dict[str, str]]:
             }
 
 
-def _csv(columns: list[str], rows: Iterator[dict[str, str]], blank_status: bool) -> tuple[str, int]:
+def _csv(
+    columns: list[str], rows: Iterator[dict[str, str]], blank_status: bool, tail: int = 0
+) -> tuple[str, int]:
+    """The file's text and row count; ``tail`` empty columns end the header (rows stop before them)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
+    buffer.write(",".join(columns) + "," * tail + "\r\n")
     count = 0
     for row in rows:
         if blank_status:
-            row = {**row, "status": "", "dateLastModified": ""}
+            row = {**row, "status": "", "dateLastModified": row.get("_date", "")}
         writer.writerow(row)
         count += 1
     return buffer.getvalue(), count

@@ -131,7 +131,7 @@ class OneRosterCollection(RESTStream):
 
     def get_new_paginator(self) -> OneRosterPaginator:
         return OneRosterPaginator(
-            lambda response: [item["sourcedId"] for item in self.parse_response(response)]
+            lambda response: [item.get("sourcedId") or "" for item in self.parse_response(response)]
         )
 
     def parse_response(self, response: requests.Response) -> Iterator[dict[str, Any]]:
@@ -179,7 +179,12 @@ class OneRosterCollection(RESTStream):
         return unreachable.explained(super().request_decorator(attempt), server, self.url_base, "base_url")
 
     def _check_shape(self, response: requests.Response, what: str) -> None:
-        """A page is ``{"<collection>": [{"sourcedId": "...", ...}, ...]}``; anything else stops the read."""
+        """A page is ``{"<collection>": [{"sourcedId": "...", ...}, ...]}``; anything else stops the read.
+
+        One object with an empty or missing sourcedId among others is a row of the source's (real exports
+        have them): the tap reports it and leaves it out (tables.py). A page where no object has one is not
+        OneRoster at all.
+        """
         try:
             body = _body(response)
         except (ValueError, RecursionError):  # cut off mid-way (the next try usually gets it whole)
@@ -187,12 +192,9 @@ class OneRosterCollection(RESTStream):
                 f"OneRoster {what}: the answer is cut off or not JSON", response
             ) from None
         items = body.get(self.collection) if isinstance(body, dict) else None
-        if not isinstance(items, list) or not all(
-            isinstance(item, dict) and isinstance(item.get("sourcedId"), str) and item["sourcedId"]
-            for item in items
-        ):
+        if not _in_shape(items):
             raise FatalAPIError(
-                f"OneRoster {what}: the answer is not a list of {self.collection} with a sourcedId each "
+                f"OneRoster {what}: the answer is not a list of {self.collection} with sourcedIds "
                 "— check the OneRoster API URL and version"
             )
 
@@ -216,6 +218,14 @@ class OneRosterCollection(RESTStream):
 
     def backoff_jitter(self, value: float) -> float:
         return value  # waits are already what the server asked for, or small
+
+
+def _in_shape(items: Any) -> bool:
+    """A list of objects whose sourcedIds are text, at least one of them not empty (or no objects)."""
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        return False
+    ids = [item.get("sourcedId") for item in items]
+    return all(i is None or isinstance(i, str) for i in ids) and (not ids or any(ids))
 
 
 _bodies: weakref.WeakKeyDictionary[requests.Response, Any] = weakref.WeakKeyDictionary()

@@ -3,14 +3,13 @@ collections the credentials may read and which they may not."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from singer_sdk.exceptions import FatalAPIError
 
-from tap_oneroster import mapping
+from tap_oneroster.csv_source import CsvSource
 
 if TYPE_CHECKING:
     from tap_oneroster.tap import TapOneRoster
@@ -28,7 +27,6 @@ NO_CONTACTS = (
     "Family Codes so parents can sign up and be linked to the right students (or ask the district to send "
     "guardians)."
 )
-COUNTED = (("students", mapping.STUDENT_ROLES), ("teachers", frozenset({"teacher"})))
 
 
 @dataclass
@@ -42,53 +40,71 @@ class Report:
 def check(tap: TapOneRoster) -> Report:
     """The report; an authentication or connection failure propagates (the caller says "Connection test
     failed"), a collection the server refuses (HTTP 403 or 404) is reported as not shared."""
+    collections = tap.collections
+    con = collections.con
     report = Report([f"Source: {_where(tap)}"])
-    orgs = list(tap.source.read("orgs"))
-    for org in orgs:
-        if org.get("type") == "district":
-            report.lines.append(f"District: {org.get('name')} ({org['sourcedId']})")
-    schools = [org for org in orgs if mapping.is_school(org)]
+    orgs = collections.table("orgs")
+    for name, sourced_id in con.execute(
+        f"SELECT name, \"sourcedId\" FROM {orgs} WHERE lower(trim(type)) = 'district' ORDER BY _ord"
+    ).fetchall():
+        report.lines.append(f"District: {name} ({sourced_id})")
 
-    read: dict[str, list[dict[str, Any]]] = {}
+    read: set[str] = set()
     shared, not_shared = ["schools"], []
     for collection, what, loss, whole in COLLECTIONS:
         try:
-            objects = tap.source.read(collection)
-            read[collection] = list(objects) if whole else list(islice(objects, 1))
+            if whole:
+                collections.table(collection)
+            elif not isinstance(collections.source, CsvSource):
+                list(islice(collections.source.read(collection), 1))
+            read.add(collection)
             shared.append(what)
         except FatalAPIError as exc:
             if not _refused(exc):
                 raise
             not_shared.append(f"NOT SHARED: {what} ({exc}): {loss}.")
 
-    counts = _counts(read.get("classes", []), read.get("users", []))
+    counts = _counts(tap, read)
     selected = set(tap.config.get("schools") or [])
+    schools = con.execute(
+        f"SELECT \"sourcedId\", coalesce(name, '') FROM {orgs} "
+        "WHERE lower(trim(type)) = 'school' ORDER BY _ord"
+    ).fetchall()
     report.lines.append(f"The credentials see {len(schools)} school(s) (id, name, counts):")
-    for school in schools:
-        counted = ", ".join(
-            f"{counts[school['sourcedId']][label]} {label}" for label in ("classes", "students", "teachers")
+    for school_id, name in schools:
+        classes, students, teachers = counts.get(school_id, (0, 0, 0))
+        mark = "  (selected in `schools`)" if school_id in selected else ""
+        report.lines.append(
+            f"  {school_id}  {name}  {classes} classes, {students} students, {teachers} teachers{mark}"
         )
-        mark = "  (selected in `schools`)" if school["sourcedId"] in selected else ""
-        report.lines.append(f"  {school['sourcedId']}  {school.get('name') or ''}  {counted}{mark}")
     report.lines.append("Shared with the app: " + ", ".join(shared))
     report.lines.extend(not_shared)
-    if "users" in read and not any(mapping.user_kind(user) == "contacts" for user in read["users"]):
+    if "users" in read and not _any_contact(tap):
         report.lines.append(NO_CONTACTS)
     return report
 
 
-def _counts(classes: list[dict[str, Any]], users: list[dict[str, Any]]) -> defaultdict[str, Counter[str]]:
-    """school id → its classes, students and teachers."""
-    counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
-    for cls in classes:
-        counts[str(mapping.ref_id(cls.get("school")))]["classes"] += 1
-    for user in users:
-        roles = set(mapping.user_roles(user))
-        for label, role_set in COUNTED:
-            if roles & role_set:
-                for org_id in mapping.user_org_ids(user, role_set):
-                    counts[org_id][label] += 1
-    return counts
+def _counts(tap: TapOneRoster, read: set[str]) -> dict[str, tuple[int, int, int]]:
+    """org id → (classes, students, teachers) of what could be read."""
+    collections = tap.collections
+    classes = collections.table("classes") if "classes" in read else "(SELECT NULL AS school WHERE false)"
+    people = '(SELECT NULL AS org, NULL AS stream, NULL AS role, NULL AS "user" WHERE false)'
+    if "users" in read:
+        people = tap.roster().roles()
+    rows = collections.con.execute(
+        f"""WITH c AS (SELECT school AS org, count(*) AS n FROM {classes} GROUP BY 1),
+                p AS (SELECT org, count(DISTINCT "user") FILTER (WHERE stream = 'students') AS students,
+                        count(DISTINCT "user") FILTER (WHERE role = 'teacher') AS teachers
+                      FROM {people} GROUP BY 1)
+            SELECT coalesce(c.org, p.org), coalesce(c.n, 0), coalesce(p.students, 0), coalesce(p.teachers, 0)
+            FROM c FULL JOIN p ON p.org = c.org"""
+    ).fetchall()
+    return {org: (int(n), int(s), int(t)) for org, n, s, t in rows if org is not None}
+
+
+def _any_contact(tap: TapOneRoster) -> bool:
+    row = tap.collections.con.execute(f"SELECT bool_or(contact) FROM {tap.roster().kinds()}").fetchone()
+    return bool(row and row[0])
 
 
 def _refused(exc: FatalAPIError) -> bool:

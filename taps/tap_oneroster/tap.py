@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import shutil
+import weakref
+from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,34 +15,14 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.tap_base import CliTestOptionValue
 
-from bloomz_sync import executables, failures, network, unreachable
-from tap_oneroster import connection, mapping
+from bloomz_sync import executables, failures, network, private, unreachable
+from tap_oneroster import connection
 from tap_oneroster.auth import build_authenticator
 from tap_oneroster.client import RestSource
 from tap_oneroster.csv_source import CsvSource
-from tap_oneroster.spool import Source, SpooledSource
+from tap_oneroster.records import Roster
 from tap_oneroster.streams import STREAM_TYPES, RosterStream
-
-
-@dataclass
-class UserIndex:
-    """What some streams need to know about every user, from one full read of the users."""
-
-    #: contact id → its role (parent, guardian, relative)
-    contact_roles: dict[str, str | None] = field(default_factory=dict)
-    #: contacts whose own `agents` list their students
-    contacts_listing_students: set[str] = field(default_factory=set)
-    #: the students of the chosen schools (every student when no school is chosen)
-    students: set[str] = field(default_factory=set)
-    #: the contacts of those students; None when no school is chosen
-    contacts_in_scope: set[str] | None = None
-
-    def student_in_scope(self, student_id: str) -> bool:
-        return student_id in self.students
-
-    def fills_in_for(self, contact_id: str) -> bool:
-        """True for a contact whose link only its student declares (the contact lists no students)."""
-        return contact_id in self.contact_roles and contact_id not in self.contacts_listing_students
+from tap_oneroster.tables import Collections
 
 
 class TapOneRoster(Tap):
@@ -140,6 +122,23 @@ class TapOneRoster(Tap):
             description="Seconds of the first wait between tries; each next wait doubles (at most 60 s).",
         ),
         th.Property(
+            "date_order",
+            th.StringType,
+            default="auto",
+            allowed_values=["auto", "month_first", "day_first"],
+            title="Date order",
+            description="How to read dates such as 1/05/2023: auto (from the file's own dates, month first "
+            "when none says), month_first or day_first.",
+        ),
+        th.Property(
+            "demographics",
+            th.ArrayType(th.StringType),
+            default=[],
+            title="Demographics fields",
+            description="Fields of demographics (birthDate, sex, ...) each student's extra carries as "
+            "extra.demographics; none by default (personal data Bloomz does not need).",
+        ),
+        th.Property(
             "emit_activate_version_messages",
             th.BooleanType,
             default=True,
@@ -150,26 +149,66 @@ class TapOneRoster(Tap):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._primary_teachers: dict[str, str] | None = None
-        self._user_index: UserIndex | None = None
-        self._district_ids: frozenset[str] | None = None
+        self._roster: Roster | None = None
+        self._reported = 0
         # `--test`: a connection that cannot be made fails at once (bloomz_sync.unreachable)
         self.testing_connection = False
 
     @cached_property
-    def source(self) -> Source:
-        """Where the OneRoster objects come from: the CSV bundle when csv_path is set, else the API."""
+    def collections(self) -> Collections:
+        """The run's OneRoster collections: the CSV bundle when csv_path is set, else the API."""
+        source: CsvSource | RestSource
         if self.config.get("csv_path"):
-            return CsvSource(self.config["csv_path"])
-        if not self.config.get("base_url"):
+            source = CsvSource(self.config["csv_path"], self.workdir)
+        elif self.config.get("base_url"):
+            # The access token (or signed requests) and the roster travel to base_url, the secret to
+            # token_url.
+            network.require_tls("base_url", self.config["base_url"], "the credentials")
+            if self.config.get("auth", "oauth2") == "oauth2":
+                network.require_tls("token_url", self.config.get("token_url"), "the client secret")
+            # A connection test asks for the token once: an unreachable token endpoint fails at once.
+            tries = {"max_tries": 1} if self.testing_connection else {}
+            source = RestSource(self, build_authenticator({**self.config, **tries}))
+        else:
             raise failures.BadSetting("set base_url (the OneRoster server URL) or csv_path (a CSV bundle)")
-        # The access token (or signed requests) and the roster travel to base_url, the secret to token_url.
-        network.require_tls("base_url", self.config["base_url"], "the credentials")
-        if self.config.get("auth", "oauth2") == "oauth2":
-            network.require_tls("token_url", self.config.get("token_url"), "the client secret")
-        # A connection test asks for the token once: an unreachable token endpoint fails at once.
-        tries = {"max_tries": 1} if self.testing_connection else {}
-        return SpooledSource(RestSource(self, build_authenticator({**self.config, **tries})))
+        return Collections(source, date_order=self.config.get("date_order", "auto"), workdir=self.workdir)
+
+    @cached_property
+    def workdir(self) -> Path:
+        """Where the run's roster data rests (a zip's files, REST pages, DuckDB's spill files): a private
+        spool folder (bloomz_sync/private.py), removed when the tap is done with it or the process ends, or by
+        the next run when this one was killed."""
+        folder = private.new_spool("tap-oneroster")
+        weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        return folder
+
+    def close(self) -> None:
+        """Close the run's DuckDB and remove its spool folder (the run's data at rest)."""
+        if "collections" in self.__dict__:
+            self.collections.con.close()
+        if "workdir" in self.__dict__:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def roster(self) -> Roster:
+        """The run's record queries (the same run-wide tables for every stream)."""
+        if self._roster is None:
+            self._roster = Roster(
+                self.collections,
+                list(self.config.get("schools") or []),
+                now_utc(),
+                tuple(self.config.get("demographics") or ()),
+            )
+            self.collections.problems += self._roster.users_without_a_role()
+        self.report_problems()
+        return self._roster
+
+    def report_problems(self) -> None:
+        """Log what could not be read, once each: file, line and reason (never the row's content)."""
+        problems = self.collections.problems
+        for problem in problems[self._reported :]:
+            log = self.logger.error if problem.severity == "error" else self.logger.warning
+            log("%s %s", "unreadable row:" if problem.severity == "error" else "warning:", problem)
+        self._reported = len(problems)
 
     def discover_streams(self) -> list[RosterStream]:
         return [stream_type(self) for stream_type in STREAM_TYPES]
@@ -190,63 +229,17 @@ class TapOneRoster(Tap):
         tap = cls(config=config.config, parse_env_config=config.parse_env)
         unreachable.quiet_logs(cls.name)
         tap.testing_connection = True
-        with executables.connection_test(ctx):  # the admin linking a district needs the reason
-            report = connection.check(tap)
+        try:
+            with executables.connection_test(ctx):  # the admin linking a district needs the reason
+                report = connection.check(tap)
+        finally:
+            tap.close()
         click.echo(report.text(), err=True)
         ctx.exit()
 
-    # -- the chosen schools, and the lookups several streams share
 
-    def school_in_scope(self, school_id: str) -> bool:
-        chosen = self.config.get("schools") or []
-        return not chosen or school_id in chosen
-
-    def any_school_in_scope(self, school_ids: Sequence[str | None]) -> bool:
-        chosen = self.config.get("schools") or []
-        return not chosen or any(s in chosen for s in school_ids)
-
-    def contact_in_scope(self, contact_id: str) -> bool:
-        if not self.config.get("schools"):
-            return True
-        index = self.user_index()
-        return index.contacts_in_scope is None or contact_id in index.contacts_in_scope
-
-    def district_ids(self) -> frozenset[str]:
-        """sourcedIds of the orgs of type district (a 1.1 administrator there is a district admin)."""
-        if self._district_ids is None:
-            orgs = self.source.read("orgs")
-            self._district_ids = frozenset(o["sourcedId"] for o in orgs if o.get("type") == "district")
-        return self._district_ids
-
-    def primary_teachers(self) -> dict[str, str]:
-        """class id → primary teacher id, from one read of every enrollment."""
-        if self._primary_teachers is None:
-            self._primary_teachers = mapping.primary_teachers(self.source.read("enrollments"))
-        return self._primary_teachers
-
-    def user_index(self) -> UserIndex:
-        """One read of every user: contacts' roles, who lists whom, and who belongs to the chosen schools."""
-        if self._user_index is not None:
-            return self._user_index
-        index = UserIndex()
-        links: list[tuple[str, str]] = []  # kept only when schools are chosen, to find their contacts
-        scoped = bool(self.config.get("schools"))
-        for user in self.source.read("users"):
-            kind = mapping.user_kind(user)
-            if kind == "contacts":
-                index.contact_roles[user["sourcedId"]] = mapping.contact_relationship(user)
-                if user.get("agents"):
-                    index.contacts_listing_students.add(user["sourcedId"])
-            elif kind == "students" and self.any_school_in_scope(
-                mapping.user_org_ids(user, mapping.STUDENT_ROLES)
-            ):
-                index.students.add(user["sourcedId"])
-            if scoped:
-                links.extend(mapping.iter_links(user))
-        if scoped:
-            index.contacts_in_scope = {c for s, c in links if s in index.students}
-        self._user_index = index
-        return index
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 if __name__ == "__main__":

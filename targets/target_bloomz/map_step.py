@@ -51,16 +51,28 @@ def _columns_table(
 
 
 def map_schools(con: duckdb.DuckDBPyConnection, mapping: Mapping) -> None:
-    """``map_schools(school_id, community_key, community_name)`` for the schools the mapping selects."""
+    """``map_schools(school_id, community_key, community_name)`` for the schools (and departments) the
+    mapping selects, and ``map_org_problems(org_id, problem)`` for departments it cannot place."""
     ids, keys, names = [], [], []
-    for school in _records(
-        con, "SELECT * EXCLUDE (_deleted_at, _line) FROM stg_schools WHERE _deleted_at IS NULL"
-    ):
-        community = mapping.community_for(school)
+    problem_ids, problems = [], []
+    orgs = {
+        org["id"]: org
+        for org in _records(
+            con, "SELECT * EXCLUDE (_deleted_at, _line) FROM stg_schools WHERE _deleted_at IS NULL"
+        )
+    }
+    for org in orgs.values():
+        community, problem = mapping.community_of_org(org, orgs)
         if community is not None:
-            ids.append(school["id"])
+            ids.append(org["id"])
             keys.append(community.key)
             names.append(community.name)
+        elif problem is not None:
+            problem_ids.append(org["id"])
+            problems.append(problem)
+    _columns_table(
+        con, "map_org_problems", {"org_id": ("VARCHAR", problem_ids), "problem": ("VARCHAR", problems)}
+    )
     _columns_table(
         con,
         "map_schools",

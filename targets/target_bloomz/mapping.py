@@ -131,6 +131,31 @@ class Mapping:
         name = self._community_name.render(MappingError, school=_complete("schools", school))
         return CommunityTarget(key=f"{self.source}:{school['id']}", name=name or school["id"])
 
+    def community_of_org(
+        self, org: dict[str, Any], orgs: dict[str, dict[str, Any]]
+    ) -> tuple[CommunityTarget | None, str | None]:
+        """The community of a school or department record (``orgs``: every one by id), and why there is
+        none when that is not the mapping's plain choice of schools (a department under no school)."""
+        if org.get("org_type") != "department":
+            return self.community_for(org), None
+        rule = self.resolved["communities"].get("departments", "school")
+        if rule == "community":
+            return self.community_for(org), None
+        name = f"department {org.get('name') or org['id']} ({org['id']})"
+        if rule == "none":
+            return None, f"{name} is not imported: communities.departments is none"
+        school = _school_above(org, orgs)
+        if school is None:
+            parent = org.get("parent_id")
+            above = (
+                f"its parent org {parent} is not a school of the source" if parent else "it has no parent org"
+            )
+            return None, (
+                f"{name} is under no school ({above}): its classes and people are not imported; "
+                "communities.departments: community would import it as a community of its own"
+            )
+        return self.community_for(school), None
+
     def imports_contact(self, link: dict[str, Any]) -> bool:
         """Whether a student_contacts record passes the contact filter (values compared without case)."""
         value = link.get(self.contact_field)
@@ -426,6 +451,18 @@ def _check_groups(chain: list[MappingFile], groups: list[dict[str, Any]]) -> Non
                     "a school joins one community",
                 )
             owner[school_id] = group["key"]
+
+
+def _school_above(org: dict[str, Any], orgs: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The nearest school among a department's parent orgs (a loop in the parents ends the search)."""
+    seen = {org["id"]}
+    parent = orgs.get(org.get("parent_id") or "")
+    while parent is not None and parent["id"] not in seen:
+        if parent.get("org_type") != "department":
+            return parent
+        seen.add(parent["id"])
+        parent = orgs.get(parent.get("parent_id") or "")
+    return None
 
 
 def _complete(stream: str, record: dict[str, Any] | None) -> dict[str, Any] | None:

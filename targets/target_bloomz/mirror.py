@@ -50,10 +50,23 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
                records BIGINT NOT NULL,
                PRIMARY KEY (feed, stream))"""
     )
-    empty = "(SELECT NULL::VARCHAR[] AS s, NULL::VARCHAR[] AS t WHERE false)"  # what stage.columns reads
     for stream in contract.STREAMS:
-        columns = ", ".join(stage.columns(stream))
-        con.execute(f"CREATE TABLE src_{stream} AS SELECT ''::VARCHAR AS feed, {columns} FROM {empty}")
+        _create_table(con, f"src_{stream}", stream)
+
+
+def _create_table(con: duckdb.DuckDBPyConnection, table: str, stream: str) -> None:
+    """An empty mirror table of a stream: the feed, then the stream's staged columns."""
+    empty = "(SELECT NULL::VARCHAR[] AS s, NULL::VARCHAR[] AS t WHERE false)"  # what stage.columns reads
+    columns = ", ".join(stage.columns(stream))
+    con.execute(f"CREATE TABLE {table} AS SELECT ''::VARCHAR AS feed, {columns} FROM {empty}")
+
+
+def rebuild_table(con: duckdb.DuckDBPyConnection, stream: str) -> None:
+    """A store upgrade step for a stream whose contract gained fields: its mirror gets the new columns, in
+    the staged order, and keeps its rows (the new columns empty)."""
+    _create_table(con, f"src_{stream}_new", stream)
+    con.execute(f"INSERT INTO src_{stream}_new BY NAME SELECT * FROM src_{stream}")
+    con.execute(f"DROP TABLE src_{stream}; ALTER TABLE src_{stream}_new RENAME TO src_{stream}")
 
 
 def _same_key(stream: str, left: str, right: str) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from target_bloomz import identity, issue_scope, removals
+from target_bloomz import accounting, identity, issue_scope, removals
 from target_bloomz.mapping import Mapping
 
 # Staff first, then students, then parents: a class member appearing in several roles keeps the first.
@@ -213,20 +213,28 @@ SELECT *,
 FROM decided
 """
 
-_STUDENT_SCHOOLS = """
-CREATE OR REPLACE TEMP TABLE w_student_schools AS
-SELECT DISTINCT u.id AS source_id, ms.community_key
-FROM (SELECT id, unnest(list_append(school_ids, primary_school_id)) AS school_id
-      FROM stg_students WHERE _deleted_at IS NULL) u
-JOIN map_schools ms USING (school_id)
+
+# A person's communities are those of their schools. One attached to no school or department of the source
+# (only to a district, say) belongs to the communities of the classes they are enrolled in.
+def _person_schools(table: str, people: str, orgs: str, roles: str) -> str:
+    return f"""
+CREATE OR REPLACE TEMP TABLE {table} AS
+WITH orgs AS (SELECT id, unnest({orgs}) AS school_id FROM {people} WHERE _deleted_at IS NULL)
+SELECT DISTINCT o.id AS source_id, ms.community_key FROM orgs o JOIN map_schools ms USING (school_id)
+UNION
+SELECT DISTINCT e.user_id, pc.community_key
+FROM stg_enrollments e JOIN p_classes pc ON pc.section_id = e.section_id AND pc.live
+WHERE e._deleted_at IS NULL AND e.role IN ({roles})
+  AND e.user_id IN (SELECT id FROM {people} WHERE _deleted_at IS NULL)
+  AND e.user_id NOT IN (SELECT id FROM orgs WHERE school_id IN (
+      SELECT id FROM stg_schools UNION ALL SELECT school_id FROM community_sources WHERE source = $source))
 """
 
-_STAFF_SCHOOLS = """
-CREATE OR REPLACE TEMP TABLE w_staff_schools AS
-SELECT DISTINCT u.id AS source_id, ms.community_key
-FROM (SELECT id, unnest(school_ids) AS school_id FROM stg_staff WHERE _deleted_at IS NULL) u
-JOIN map_schools ms USING (school_id)
-"""
+
+_STUDENT_SCHOOLS = _person_schools(
+    "w_student_schools", "stg_students", "list_append(school_ids, primary_school_id)", "'student'"
+)
+_STAFF_SCHOOLS = _person_schools("w_staff_schools", "stg_staff", "school_ids", "'teacher', 'aide'")
 
 # An incremental pull sends only what changed: students, people and classes the store already has count
 # as known, so a new enrollment or contact link of an existing student still lands.
@@ -359,12 +367,12 @@ WITH classes_now AS (
     WHERE source = $source AND status = 'active' AND section_id NOT IN (SELECT section_id FROM p_sections)
 ), from_enrollments AS (
     SELECT e.section_id, pp.kind, e.user_id AS source_id,
-        CASE WHEN pp.kind = 'student' THEN 'student' WHEN e.role = 'student' THEN 'teacher' ELSE e.role END
-            AS role,
+        CASE WHEN pp.kind = 'student' THEN 'student' ELSE e.role END AS role,
         'enrollments' AS rule
     FROM stg_enrollments e
     JOIN k_people pp ON pp.source_id = e.user_id AND pp.kind IN ('student', 'staff')
-    WHERE e._deleted_at IS NULL
+    -- a staff member enrolled as a student is not seated (a class's staff are its teachers and aides)
+    WHERE e._deleted_at IS NULL AND NOT (pp.kind = 'staff' AND e.role = 'student')
 ), wanted AS (
     SELECT * FROM from_enrollments
     UNION ALL
@@ -485,7 +493,8 @@ SELECT $run, 'warning', 'sections', section_id,
     'primary_teacher_id: staff member ' || primary_teacher_id ||
     ' is unknown or not in a selected school: the class has no teacher from the section'
 FROM p_classes
-WHERE live AND primary_teacher_id NOT IN (SELECT source_id FROM k_people WHERE kind = 'staff')
+WHERE live AND primary_teacher_id IS NOT NULL
+  AND primary_teacher_id NOT IN (SELECT source_id FROM k_people WHERE kind = 'staff')
 UNION ALL
 SELECT $run, 'warning', 'students', source_id,
     'students.id_field: the student has no ' || student_id_field || ': imported without a student id'
@@ -496,6 +505,17 @@ SELECT $run, 'warning', 'enrollments', e.section_id || '/' || e.user_id,
 FROM stg_enrollments e
 WHERE e._deleted_at IS NULL AND e.section_id IN (SELECT section_id FROM p_classes WHERE live)
   AND e.user_id NOT IN (SELECT source_id FROM k_people WHERE kind IN ('student', 'staff'))
+UNION ALL
+SELECT $run, 'warning', 'enrollments', e.section_id || '/' || e.user_id,
+    'enrollment not imported: staff member ' || e.user_id ||
+    ' is enrolled as a student, and a class seats staff only as teachers or aides'
+FROM stg_enrollments e
+WHERE e._deleted_at IS NULL AND e.role = 'student'
+  AND e.section_id IN (SELECT section_id FROM p_classes WHERE live)
+  AND e.user_id IN (SELECT source_id FROM k_people WHERE kind = 'staff')
+  AND e.user_id NOT IN (SELECT source_id FROM k_people WHERE kind = 'student')
+UNION ALL
+SELECT $run, 'warning', 'schools', org_id, problem FROM map_org_problems
 """
 
 
@@ -569,6 +589,8 @@ def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> Plan
     def run(sql: str, *names: str) -> None:
         con.execute(sql, {n: params[n] for n in names})
 
+    # a run held before store version 8 has no department problems saved with it (held.py)
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS map_org_problems (org_id VARCHAR, problem VARCHAR)")
     run(_COMMUNITIES, "source")
     run(_SECTIONS)
     blocked = removals.blocked_streams(con, mapping, run_id)
@@ -576,8 +598,8 @@ def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> Plan
     run(_NAME_CLAIMS, "source", "recreate_archived")
     _settle_class_names(con)
     run(_CLASSES, "source", "recreate_archived")
-    run(_STUDENT_SCHOOLS)
-    run(_STAFF_SCHOOLS)
+    run(_STUDENT_SCHOOLS, "source")
+    run(_STAFF_SCHOOLS, "source")
     run(_KNOWN_STUDENTS, "source")
     run(_LINKS, "contact_field", "include", "source")
     run(_WANTED_PEOPLE, "id_field")
@@ -591,6 +613,7 @@ def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> Plan
     con.execute(_ISSUES, {"run": run_id})
     identity.report_matches(con, run_id)
     removals.plan(con, mapping, run_id, blocked)  # re-sync (issue 7): removals, complete pulls only
+    accounting.account_for_people(con, mapping, run_id)  # nobody vanishes (issue 18)
     issue_scope.resolve(con, run_id)  # each issue to the school communities of its record (issue 8)
     counts: dict[str, dict[str, int]] = {}
     for entity, action, n in con.execute(

@@ -265,9 +265,15 @@ def check_references(con: duckdb.DuckDBPyConnection, source: str) -> None:
         unknown = f"coalesce({column} NOT IN ({known} UNION ALL {store_known[what]}), true)"
         if stream == "sections":
             unknown += " AND _deleted_at IS NULL"
+        problem = f"coalesce('{column}: unknown {what} ' || {column}, 'missing {column}')"
+        if column == "section_id":  # a class the source sends deleted, its enrollments still active
+            problem = (
+                f"CASE WHEN {column} IN (SELECT id FROM stg_delta_sections WHERE _deleted_at IS NOT NULL) "
+                f"THEN '{column}: class ' || {column} || ' is being deleted in the source (status "
+                f"tobedeleted): the enrollment is not imported' ELSE {problem} END"
+            )
         con.execute(
-            f"INSERT INTO stg_rejects SELECT '{stream}', {keys}, "
-            f"coalesce('{column}: unknown {what} ' || {column}, 'missing {column}'), to_json(r) "
+            f"INSERT INTO stg_rejects SELECT '{stream}', {keys}, {problem}, to_json(r) "
             f"FROM stg_{stream} r WHERE {unknown}",
             {"source": source},
         )

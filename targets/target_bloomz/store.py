@@ -16,7 +16,7 @@ from bloomz_sync import private
 from bloomz_sync.failures import Failure
 from target_bloomz import mirror
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _DDL_V1 = """
 CREATE TABLE store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -267,6 +267,11 @@ def _upgrade_to_7(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _upgrade_to_8(con: duckdb.DuckDBPyConnection) -> None:
+    # Version 8 (issue 18): a school record says whether it is a school or a department, and its parent org.
+    mirror.rebuild_table(con, "schools")
+
+
 _UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _upgrade_to_1,
     2: _upgrade_to_2,
@@ -275,6 +280,7 @@ _UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     5: _upgrade_to_5,
     6: _upgrade_to_6,
     7: _upgrade_to_7,
+    8: _upgrade_to_8,
 }
 
 

@@ -22,6 +22,17 @@ SCHEMA_MISTAKES = [
     ),
     pytest.param(
         """
+        extends: oneroster
+        communities:
+          departments: schools
+        """,
+        3,
+        "communities.departments",
+        "'schools' is not allowed; allowed values: school, community, none",
+        id="department-rule",
+    ),
+    pytest.param(
+        """
         extends: clever
         contacts:
           field: type

@@ -33,8 +33,10 @@ def test_invitation_and_status_email_over_smtp(
     assert "Outbox: 2 sent, 0 failed, 0 left pending" in result.stderr
     ann = mailbox.to("ann.smith@example.org")
     subjects = sorted(str(m["Subject"]) for m in ann)
+    # 3 warnings: the class name taken, and the two contacts (Family, Emergency) the contact filter leaves
+    # out, named once per type since issue 18 (nobody vanishes)
     assert subjects == [
-        "Bulk Import Status: Lincoln Elementary (Clever): Completed, 1 warning",
+        "Bulk Import Status: Lincoln Elementary (Clever): Completed, 3 warnings",
         "Your school invited you to Lincoln Elementary on Bloomz",
     ]
     status = next(m for m in ann if "Bulk Import Status" in str(m["Subject"]))
@@ -88,8 +90,8 @@ def test_held_runs_are_reported_too_dry_runs_send_nothing(
         database,
         "SELECT subject FROM outbox WHERE run_id = 3 AND recipient = 'ann.smith@example.org' ORDER BY id",
     ) == [
-        ("Bulk Import Status: Lincoln Elementary (Clever): Held for approval, 1 warning",),
-        ("Bulk Import Status: Lincoln Elementary (Clever): Completed, 1 warning",),
+        ("Bulk Import Status: Lincoln Elementary (Clever): Held for approval, 3 warnings",),
+        ("Bulk Import Status: Lincoln Elementary (Clever): Completed, 3 warnings",),
     ]
 
 

@@ -5,6 +5,7 @@ The records follow the contract (schemas/roster/); every test builds its own var
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -199,3 +200,41 @@ def query(database: Path, sql: str, params: list[Any] | None = None) -> list[tup
     """Rows of a query against the store, read-only."""
     with duckdb.connect(str(database), read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
+
+
+def import_in_process(config: dict[str, Any], messages: str) -> None:
+    """Run target-bloomz in this process on ``messages`` (for tests about the import, not the executable)."""
+    from target_bloomz.target import TargetBloomz
+
+    TargetBloomz(config=config).listen(io.StringIO(messages))
+
+
+def unaccounted(database: Path, people: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Of the source's active people (``people``: students, staff, contacts → source ids), those the
+    store does not hold as that kind and the last run's issues do not name: nobody should be here."""
+    kinds = {"students": "student", "staff": "staff", "contacts": "parent"}
+    stored = set(query(database, "SELECT kind, source_id FROM person_sources"))
+    named = set(
+        query(
+            database,
+            "SELECT stream, record_key FROM run_issues WHERE run_id = (SELECT max(id) FROM runs) "
+            "AND record_key IS NOT NULL",
+        )
+    )
+    return {
+        stream: missing
+        for stream, ids in people.items()
+        if (missing := {i for i in ids if (kinds[stream], i) not in stored and (stream, i) not in named})
+    }
+
+
+def seats(database: Path) -> set[tuple[str, str, str]]:
+    """(section id, source id, class role) of every class member."""
+    return set(
+        query(
+            database,
+            """SELECT cl.section_id, ps.source_id, m.role FROM class_members m
+               JOIN classes cl ON cl.id = m.class_id
+               JOIN person_sources ps ON ps.person_id = m.person_id""",
+        )
+    )

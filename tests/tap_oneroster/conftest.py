@@ -6,12 +6,17 @@ import json
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from roster_sandbox.testing import Sandbox
+from tap_oneroster.csv_source import CsvSource
+from tap_oneroster.problems import Problem
+from tap_oneroster.records import Roster
+from tap_oneroster.tables import Collections
 
 TAP = str(Path(sys.executable).parent / "tap-oneroster")
 
@@ -103,3 +108,51 @@ def full_run_11(demo_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory)
     run = run_tap(tmp_path_factory.mktemp("full11"), sandbox_config(demo_sandbox, "1.1"))
     assert run.returncode == 0, run.stderr[-3000:]
     return run
+
+
+class ObjectsSource:
+    """OneRoster REST objects given by a test, served the way RestSource serves a server's pages."""
+
+    def __init__(self, objects: dict[str, list[dict[str, Any]]]) -> None:
+        self.objects = objects
+
+    def is_complete(self, collection: str) -> bool:
+        return True
+
+    def read(self, collection: str, since: str | None = None) -> Iterator[dict[str, Any]]:
+        yield from self.objects.get(collection, [])
+
+
+@dataclass
+class Pulled:
+    """The standard records one source gives, stream by stream, and what it could not read."""
+
+    tables: Collections
+    schools: list[str] = field(default_factory=list)
+    now: str = "2026-11-23T00:00:00Z"
+
+    def __call__(self, stream: str, since: str | None = None) -> list[dict[str, Any]]:
+        query = getattr(Roster(self.tables, self.schools, self.now), stream)(since)
+        return [json.loads(text) for (text,) in self.tables.con.execute(query.sql, query.params).fetchall()]
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.tables.problems
+
+
+def pull_objects(tmp_path: Path, objects: dict[str, list[dict[str, Any]]], **options: Any) -> Pulled:
+    """Records from REST objects, in this process."""
+    return Pulled(Collections(ObjectsSource(objects), workdir=_workdir(tmp_path)), **options)
+
+
+def pull_bundle(tmp_path: Path, bundle: Path, *, date_order: str = "auto", **options: Any) -> Pulled:
+    """Records from a CSV bundle, in this process."""
+    workdir = _workdir(tmp_path)
+    tables = Collections(CsvSource(bundle, workdir), date_order=date_order, workdir=workdir)
+    return Pulled(tables, **options)
+
+
+def _workdir(tmp_path: Path) -> Path:
+    folder = tmp_path / f"work-{len(list(tmp_path.glob('work-*')))}"
+    folder.mkdir(mode=0o700)
+    return folder

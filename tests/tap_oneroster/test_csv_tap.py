@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from roster_sandbox.testing import Sandbox
+from tap_oneroster.tap import TapOneRoster
 
 from bloomz_sync import contract
 
@@ -73,7 +77,10 @@ def test_a_bulk_bundle_becomes_closed_valid_standard_streams(bulk_bundle: Path, 
     for stream, records in run.records.items():
         for record in records:
             assert not list(contract.validator(stream).iter_errors(record)), (stream, record)
-        assert [k for k in run.stream_messages(stream) if k != "STATE"][-1] == "ACTIVATE_VERSION"
+        # users.csv has a row the tap cannot read: the streams built from it are not whole, so they do not
+        # end with ACTIVATE_VERSION (no removal may follow from them); the others do.
+        closed = stream not in ("students", "staff", "contacts", "student_contacts")
+        assert ([k for k in run.stream_messages(stream) if k != "STATE"][-1] == "ACTIVATE_VERSION") == closed
     # Skyward quirks: one person in several staff rows, and repeated periods.
     (staff,) = run.records["staff"]
     assert staff["school_ids"] == ["sch-1", "sch-2"]
@@ -92,7 +99,7 @@ def test_a_bulk_bundle_becomes_closed_valid_standard_streams(bulk_bundle: Path, 
         ("stu-2", "par-2", "guardian"),
     ]
     # The broken row is named with its file and line, and everything else was read.
-    assert "users.csv line 8: malformed row skipped" in run.stderr
+    assert "unreadable row: users.csv line 8 (sourcedId oops): 4 fields where the header has 18" in run.stderr
 
 
 def test_a_zip_bundle_gives_the_same_records(bulk_bundle: Path, tmp_path: Path) -> None:
@@ -102,6 +109,29 @@ def test_a_zip_bundle_gives_the_same_records(bulk_bundle: Path, tmp_path: Path) 
 
     assert from_zip.returncode == 0, from_zip.stderr[-3000:]
     assert from_zip.records == from_folder.records
+
+
+def test_the_roster_rests_only_in_a_private_spool_removed_when_the_run_ends(
+    bulk_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    archive = zip_folder(bulk_bundle, tmp_path / "bundle.zip")
+    tap = TapOneRoster(config={"csv_path": str(archive)}, parse_env_config=False)
+    tap.collections.table("users")
+
+    spool = tap.workdir
+    assert spool.parent == temp / f"bloomz-sync-{os.getuid()}"
+    assert stat.S_IMODE(spool.stat().st_mode) == 0o700
+    assert (spool / "users.csv").exists()  # taken out of the zip: in the spool, nowhere else
+    tap.close()
+    assert not spool.exists()
+
+    run = run_tap(tmp_path, {"csv_path": str(archive)})  # a whole run, as Meltano starts it
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert list(spool.parent.iterdir()) == []
 
 
 def test_a_delta_bundle_marks_deletions_and_closes_nothing(tmp_path: Path) -> None:

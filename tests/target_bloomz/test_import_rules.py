@@ -50,8 +50,18 @@ def test_first_import_builds_communities_classes_and_people(database, tmp_path):
     # staff come in as School Support Staff and notify_to is School Admin: each status e-mail reached nobody,
     # and the run says so (issue 20)
     nobody = "the Bulk Import Status e-mail of clever:{} was sent to nobody"
-    assert [(issue[:3], issue[3].partition(": ")[0]) for issue in issues[1:]] == [
+    assert [(issue[:3], issue[3].partition(": ")[0]) for issue in issues[1:3]] == [
         (("warning", "notify_to", None), nobody.format(school)) for school in ("sch1", "sch2")
+    ]
+    # Hal (Family) and Ida (Emergency) are contacts the mapping's contact filter leaves out (issue 18).
+    assert issues[3:] == [
+        (
+            "warning",
+            "contacts",
+            None,
+            "contacts.include leaves out type Emergency: 1 contact(s) not imported",
+        ),
+        ("warning", "contacts", None, "contacts.include leaves out type Family: 1 contact(s) not imported"),
     ]
     # Rule 2: students with the chosen id field (default sis_id); phones in E.164, e-mails in lower case.
     assert query(
@@ -176,8 +186,12 @@ def test_a_class_renamed_by_hand_frees_its_name_for_the_next_section(database, t
         ("clever:sch1", "Homeroom - Smith", "sec2"),
         ("clever:sch2", "Math 7", "sec3"),
     }
-    # no issue but the status e-mails that reached nobody (no School Admin in this district)
-    assert query(database, "SELECT DISTINCT stream FROM run_issues WHERE run_id = 2") == [("notify_to",)]
+    # no issue but the status e-mails that reached nobody (no School Admin in this district), and the
+    # contacts the contact filter leaves out (issue 18): no section is skipped
+    assert query(database, "SELECT DISTINCT stream FROM run_issues WHERE run_id = 2 ORDER BY 1") == [
+        ("contacts",),
+        ("notify_to",),
+    ]
 
 
 def test_a_name_template_makes_names_unique_up_front(database, tmp_path, mapping_file):

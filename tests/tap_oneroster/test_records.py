@@ -1,13 +1,15 @@
-"""OneRoster 1.1 and 1.2 objects map to valid standard records."""
+"""OneRoster 1.1 and 1.2 objects map to valid standard records (records.py, over REST-shaped objects)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-from tap_oneroster import mapping
 
 from bloomz_sync import contract
+
+from .conftest import pull_objects
 
 NOW = "2026-11-23T00:00:00Z"
 
@@ -59,11 +61,15 @@ STUDENT_12 = {
 }
 
 
-def test_a_11_student_maps_to_a_valid_students_record() -> None:
-    record = mapping.student(STUDENT_11, NOW)
+def one(tmp_path: Path, stream: str, **objects: list[dict[str, Any]]) -> dict[str, Any]:
+    (record,) = pull_objects(tmp_path, objects)(stream)
+    assert_valid(stream, record)
+    return record
 
-    assert_valid("students", record)
-    assert mapping.user_kind(STUDENT_11) == "students"
+
+def test_a_11_student_maps_to_a_valid_students_record(tmp_path: Path) -> None:
+    record = one(tmp_path, "students", users=[STUDENT_11])
+
     assert record["id"] == "stu-1"
     assert record["school_ids"] == ["sch-1", "dist-1"]
     assert record["primary_school_id"] == "sch-1"
@@ -78,11 +84,9 @@ def test_a_11_student_maps_to_a_valid_students_record() -> None:
     assert record["extra"]["agents"] == ["par-1"]
 
 
-def test_a_12_student_reads_roles_primary_org_and_preferred_name() -> None:
-    record = mapping.student(STUDENT_12, NOW)
+def test_a_12_student_reads_roles_primary_org_and_preferred_name(tmp_path: Path) -> None:
+    record = one(tmp_path, "students", users=[STUDENT_12])
 
-    assert_valid("students", record)
-    assert mapping.user_kind(STUDENT_12) == "students"
     assert record["school_ids"] == ["sch-1"]
     assert record["primary_school_id"] == "sch-1"
     assert record["preferred_first_name"] == "Avie"
@@ -100,7 +104,7 @@ def test_a_12_student_reads_roles_primary_org_and_preferred_name() -> None:
     ],
 )
 def test_staff_roles_of_11_and_12_map_to_standard_roles_and_keep_the_source_roles(
-    roles: list[str], expected: list[str]
+    tmp_path: Path, roles: list[str], expected: list[str]
 ) -> None:
     user = {
         "sourcedId": "t-1",
@@ -110,16 +114,14 @@ def test_staff_roles_of_11_and_12_map_to_standard_roles_and_keep_the_source_role
         "familyName": "Hill",
         "identifier": "T100",
     }
-    record = mapping.staff(user, NOW)
+    record = one(tmp_path, "staff", users=[user])
 
-    assert_valid("staff", record)
-    assert mapping.user_kind(user) == "staff"
     assert record["roles"] == expected
     assert record["extra"]["source_roles"] == roles
     assert record["school_ids"] == ["sch-1"]
 
 
-def test_several_staff_rows_for_one_person_become_one_record() -> None:
+def test_several_staff_rows_for_one_person_become_one_record(tmp_path: Path) -> None:
     row_a = {"sourcedId": "t-1", "status": "active", "role": "teacher", "orgs": [ref("sch-1")], "email": ""}
     row_b = {
         "sourcedId": "t-1",
@@ -128,9 +130,8 @@ def test_several_staff_rows_for_one_person_become_one_record() -> None:
         "orgs": [ref("sch-2")],
         "email": "t@example.net",
     }
-    merged = mapping.merge_staff(mapping.staff(row_a, NOW), mapping.staff(row_b, NOW))
+    merged = one(tmp_path, "staff", users=[row_a, row_b])
 
-    assert_valid("staff", merged)
     assert merged["school_ids"] == ["sch-1", "sch-2"]
     assert merged["roles"] == ["teacher", "school_admin"]
     assert merged["email"] == "t@example.net"
@@ -138,35 +139,47 @@ def test_several_staff_rows_for_one_person_become_one_record() -> None:
 
 
 @pytest.mark.parametrize("role", ["parent", "guardian", "relative"])
-def test_contacts_keep_their_role_as_the_relationship(role: str) -> None:
-    user = {"sourcedId": "par-1", "status": "active", "role": role, "givenName": "Pat", "sms": "555-0100"}
-    record = mapping.contact(user, NOW)
+def test_contacts_keep_their_role_as_the_relationship(tmp_path: Path, role: str) -> None:
+    user = {
+        "sourcedId": "par-1",
+        "status": "active",
+        "role": role,
+        "givenName": "Pat",
+        "sms": "555-0100",
+        "agents": [ref("stu-1", "user")],
+    }
+    pulled = pull_objects(tmp_path, {"users": [user, STUDENT_11]})
+    (record,) = pulled("contacts")
+    (link,) = pulled("student_contacts")
 
     assert_valid("contacts", record)
-    assert mapping.user_kind(user) == "contacts"
-    assert mapping.contact_relationship(user) == role
     assert (record["phone"], record["phone_type"]) == ("555-0100", "Cell")
+    assert (link["student_id"], link["contact_id"], link["relationship"]) == ("stu-1", "par-1", role)
 
 
-def test_links_come_from_agents_on_either_side() -> None:
+def test_links_come_from_agents_on_either_side(tmp_path: Path) -> None:
     parent = {"sourcedId": "par-1", "role": "parent", "agents": [ref("stu-1", "user"), ref("stu-2", "user")]}
+    quiet = {"sourcedId": "par-2", "role": "guardian"}  # lists no student: stu-2's own list links it
+    stu_2 = {**STUDENT_11, "sourcedId": "stu-2", "agents": [ref("par-1", "user"), ref("par-2", "user")]}
+    links = pull_objects(tmp_path, {"users": [STUDENT_11, stu_2, parent, quiet]})("student_contacts")
 
-    assert list(mapping.iter_links(STUDENT_11)) == [("stu-1", "par-1")]
-    assert list(mapping.iter_links(parent)) == [("stu-1", "par-1"), ("stu-2", "par-1")]
-    link = mapping.student_contact("stu-1", "par-1", "parent", None, None)
-    assert_valid("student_contacts", link)
+    for link in links:
+        assert_valid("student_contacts", link)
+    assert [(x["student_id"], x["contact_id"], x["relationship"]) for x in links] == [
+        ("stu-2", "par-2", "guardian"),
+        ("stu-1", "par-1", "parent"),
+        ("stu-2", "par-1", "parent"),
+    ]
 
 
 @pytest.mark.parametrize("status", ["tobedeleted", "inactive"])
-def test_deleted_statuses_set_sdc_deleted_at(status: str) -> None:
-    user = {**STUDENT_11, "status": status}
-    record = mapping.student(user, NOW)
+def test_deleted_statuses_set_sdc_deleted_at(tmp_path: Path, status: str) -> None:
+    record = one(tmp_path, "students", users=[{**STUDENT_11, "status": status}])
 
-    assert_valid("students", record)
     assert record["_sdc_deleted_at"] == "2026-09-01T12:00:00Z"
 
 
-def test_a_class_becomes_a_section_with_course_teacher_and_collapsed_periods() -> None:
+def test_a_class_becomes_a_section_with_course_teacher_and_collapsed_periods(tmp_path: Path) -> None:
     cls = {
         "sourcedId": "cls-1",
         "status": "active",
@@ -181,15 +194,14 @@ def test_a_class_becomes_a_section_with_course_teacher_and_collapsed_periods() -
         "terms": [ref("term-1", "academicSession"), ref("term-1", "academicSession")],
         "periods": ["1", "1", "2"],
     }
-    courses = {"crs-1": {"sourcedId": "crs-1", "title": "Math 5", "courseCode": "M5"}}
+    courses = [{"sourcedId": "crs-1", "title": "Math 5", "courseCode": "M5"}]
     enrollments = [
         {"sourcedId": "e1", "class": ref("cls-1"), "user": ref("t-2"), "role": "teacher", "primary": "false"},
         {"sourcedId": "e2", "class": ref("cls-1"), "user": ref("t-1"), "role": "teacher", "primary": "true"},
         {"sourcedId": "e3", "class": ref("cls-1"), "user": ref("stu-1"), "role": "student"},
     ]
-    record = mapping.section(cls, courses, mapping.primary_teachers(enrollments), NOW)
+    record = one(tmp_path, "sections", classes=[cls], courses=courses, enrollments=enrollments)
 
-    assert_valid("sections", record)
     assert record["period"] == "1, 2"
     assert record["term_ids"] == ["term-1"]
     assert (record["course_name"], record["course_number"]) == ("Math 5", "M5")
@@ -198,23 +210,20 @@ def test_a_class_becomes_a_section_with_course_teacher_and_collapsed_periods() -
     assert record["school_id"] == "sch-1"
 
 
-def test_enrollments_map_roles_and_drop_administrators() -> None:
+def test_enrollments_map_roles_and_drop_administrators(tmp_path: Path) -> None:
     teacher = {"sourcedId": "e1", "class": ref("c"), "user": ref("t"), "role": "teacher", "primary": "true"}
     admin = {"sourcedId": "e2", "class": ref("c"), "user": ref("a"), "role": "administrator"}
-    record = mapping.enrollment(teacher, NOW)
+    record = one(tmp_path, "enrollments", enrollments=[teacher, admin])
 
-    assert record is not None
-    assert_valid("enrollments", record)
     assert (record["section_id"], record["user_id"], record["role"], record["primary"]) == (
         "c",
         "t",
         "teacher",
         True,
     )
-    assert mapping.enrollment(admin, NOW) is None
 
 
-def test_schools_and_terms() -> None:
+def test_schools_and_terms(tmp_path: Path) -> None:
     org = {
         "sourcedId": "sch-1",
         "name": "Lincoln",
@@ -229,20 +238,19 @@ def test_schools_and_terms() -> None:
         "startDate": "2026-08-20",
         "endDate": "2026-12-20",
     }
-    school = mapping.school(org, NOW)
-    term = mapping.term(session, NOW)
+    district = {"sourcedId": "d", "name": "Springfield", "type": "district"}
+    school = one(tmp_path, "schools", orgs=[district, org])  # a district is no school
+    term = one(tmp_path, "terms", academicSessions=[session])
 
-    assert_valid("schools", school)
-    assert_valid("terms", term)
     assert (school["name"], school["school_number"], school["district_id"]) == ("Lincoln", "0042", "d")
+    assert (school["org_type"], school["parent_id"]) == ("school", "d")
     assert (term["start_date"], term["end_date"], term["school_id"]) == ("2026-08-20", "2026-12-20", None)
-    assert not mapping.is_school({"type": "district"})
 
 
-def test_a_11_administrator_of_the_district_org_is_a_district_admin() -> None:
+def test_a_11_administrator_of_the_district_org_is_a_district_admin(tmp_path: Path) -> None:
     at_district = {"sourcedId": "a-1", "role": "administrator", "orgs": [ref("dist-1")]}
     at_school = {"sourcedId": "a-2", "role": "administrator", "orgs": [ref("sch-1")]}
-    districts = frozenset({"dist-1"})
+    orgs = [{"sourcedId": "dist-1", "type": "district"}, {"sourcedId": "sch-1", "type": "school"}]
+    staff = pull_objects(tmp_path, {"users": [at_district, at_school], "orgs": orgs})("staff")
 
-    assert mapping.staff(at_district, NOW, districts)["roles"] == ["district_admin"]
-    assert mapping.staff(at_school, NOW, districts)["roles"] == ["school_admin"]
+    assert [(s["id"], s["roles"]) for s in staff] == [("a-1", ["district_admin"]), ("a-2", ["school_admin"])]
