@@ -30,6 +30,7 @@ REPO_ROOT = HERE.parent
 # (the committed Meltano project, with its plugins run from this environment).
 sys.path.insert(1, str(REPO_ROOT))
 RECORD_MARK = b'"type":"RECORD"'  # both json and msgspec writers emit it without spaces
+PULL_MARK = b'"type":"RECORD","stream":"pull"'  # the pull's own started/finished records: not roster records
 CHUNK = 1 << 20
 
 
@@ -158,6 +159,11 @@ def pipeline(
     return Run(seconds, records, [w.result for w in waiters if w.result])
 
 
+def _records(data: bytes) -> int:
+    """Roster RECORD messages in ``data``."""
+    return data.count(RECORD_MARK) - data.count(PULL_MARK)
+
+
 def _relay(out: IO[bytes] | None, into: IO[bytes] | None, record_to: Path | None) -> int:
     assert out is not None
     copy = record_to.open("wb") if record_to else None
@@ -167,8 +173,8 @@ def _relay(out: IO[bytes] | None, into: IO[bytes] | None, record_to: Path | None
         while chunk := out.read1(CHUNK):  # type: ignore[attr-defined]
             # A mark may straddle two chunks: count on the joined edge too.
             joined = tail + chunk
-            records += joined.count(RECORD_MARK) - tail.count(RECORD_MARK)
-            tail = joined[-len(RECORD_MARK) + 1 :]
+            records += _records(joined) - _records(tail)
+            tail = joined[-len(PULL_MARK) + 1 :]
             if copy:
                 copy.write(chunk)
             if into:

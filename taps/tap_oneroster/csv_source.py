@@ -11,13 +11,14 @@ import io
 import logging
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from bloomz_sync import failures
+from tap_oneroster import columns
 
 logger = logging.getLogger("tap_oneroster.csv")
 
@@ -54,9 +55,30 @@ _COLUMNS: dict[str, tuple[str, str]] = {
     "preferredFamilyName": ("preferredLastName", "text"),
 }
 _USER_ID = re.compile(r"\{([^:{}]*):([^{}]*)\}")
+Dropped = Callable[[int, str], None]  # (line, reason) of a row that is skipped
 
 
-def _records(handle: IO[str], name: str) -> Iterator[tuple[int, list[str]]]:
+class Reporter(Protocol):
+    """Who hears of rows and columns the bundle lacks (the tap: bloomz_sync.pull.PullTap)."""
+
+    def report_unreadable(
+        self, stream: str, where: str, reason: str, record_id: str | None = None
+    ) -> None: ...
+
+    def report_not_provided(self, stream: str, fields: Iterable[str] | None, why: str) -> None: ...
+
+
+class LogReporter:
+    """Without a tap: log each skipped row and missing column."""
+
+    def report_unreadable(self, stream: str, where: str, reason: str, record_id: str | None = None) -> None:
+        logger.error("%s: %s", where, reason)
+
+    def report_not_provided(self, stream: str, fields: Iterable[str] | None, why: str) -> None:
+        logger.warning("%s: %s", stream, why)
+
+
+def _records(handle: IO[str], name: str, dropped: Dropped) -> Iterator[tuple[int, list[str]]]:
     """(line number, cells) of each record of a CSV file.
 
     A record spanning several lines is almost always an unclosed quote swallowing the lines after it (up to
@@ -89,7 +111,7 @@ def _records(handle: IO[str], name: str) -> Iterator[tuple[int, list[str]]]:
         if cells is not None and len(consumed) == 1:
             yield first, cells
         else:
-            yield from _line_by_line(list(consumed), first, name)
+            yield from _line_by_line(list(consumed), first, dropped)
 
 
 def _checked_text(rows: Iterator[Any], name: str) -> Iterator[Any]:
@@ -101,7 +123,7 @@ def _checked_text(rows: Iterator[Any], name: str) -> Iterator[Any]:
         raise BundleError(f"{name} is not UTF-8 text; save it as UTF-8 (with or without a BOM)") from None
 
 
-def _line_by_line(stretch: list[str], first: int, name: str) -> Iterator[tuple[int, list[str]]]:
+def _line_by_line(stretch: list[str], first: int, dropped: Dropped) -> Iterator[tuple[int, list[str]]]:
     """Each line of a stretch as its own record; a line whose quote never closes is reported and skipped."""
     for number, text in enumerate(stretch, start=first):
         try:
@@ -109,7 +131,7 @@ def _line_by_line(stretch: list[str], first: int, name: str) -> Iterator[tuple[i
         except csv.Error:
             cells = [""]  # reported by the caller as a field count mismatch
         if any("\n" in cell or "\r" in cell for cell in cells):
-            logger.error("%s line %d: malformed row skipped: a quoted field is never closed", name, number)
+            dropped(number, "malformed row skipped: a quoted field is never closed")
             continue
         yield number, cells
 
@@ -125,6 +147,10 @@ def _instant(text: Any) -> datetime | None:
 
 class BundleError(failures.BadInput):
     """The bundle cannot be read at all (missing, not a zip, no manifest)."""
+
+
+# roles.csv (1.2) gives users their roles and schools: a bad row of it is a user the streams may miss.
+_COLLECTION_OF_FILE = {**{file: collection for collection, file in FILES.items()}, "roles.csv": "users"}
 
 
 def split_list(cell: str) -> list[str]:
@@ -161,8 +187,9 @@ def row_to_object(row: dict[str, str]) -> dict[str, Any]:
 class CsvSource:
     """A OneRoster CSV bundle: `read(collection)` yields REST-shaped objects."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, reporter: Reporter | None = None) -> None:
         self.path = Path(path)
+        self.reporter = reporter or LogReporter()
         if not self.path.exists():
             raise BundleError(f"OneRoster CSV bundle {self.path} does not exist")
         if self.path.is_file() and not zipfile.is_zipfile(self.path):
@@ -200,7 +227,13 @@ class CsvSource:
                     f"the manifest of {self.path} lists {name}, but the bundle has no such file"
                 )
             header: list[str] | None = None
-            for line, cells in _checked_text(_records(handle, name), name):
+            collection = _COLLECTION_OF_FILE.get(name, name)
+
+            def dropped(line: int, reason: str) -> None:
+                # Never the row's cells: a line that does not parse may hold anyone's name or address.
+                self.reporter.report_unreadable(collection, f"{name} line {line}", reason)
+
+            for line, cells in _checked_text(_records(handle, name, dropped), name):
                 if header is None:
                     header = [h.strip() for h in cells]
                     if "sourcedId" not in header:  # another delimiter, or not a OneRoster file
@@ -208,25 +241,27 @@ class CsvSource:
                             f"{name} line 1: the header has no sourcedId column; a OneRoster "
                             "CSV file is comma-separated with a header row"
                         )
+                    self._check_header(name, header)
                     continue
                 if not any(c.strip() for c in cells):
                     continue
                 if len(cells) != len(header):
-                    logger.error(
-                        "%s line %d: malformed row skipped: %d fields where the header has %d",
-                        name,
-                        line,
-                        len(cells),
-                        len(header),
-                    )
+                    reason = f"malformed row skipped: {len(cells)} fields where the header has {len(header)}"
+                    dropped(line, reason)
                     continue
                 row = dict(zip(header, cells, strict=True))
                 if not row.get("sourcedId", "").strip():
-                    logger.error("%s line %d: malformed row skipped: no sourcedId", name, line)
+                    dropped(line, "malformed row skipped: no sourcedId")
                     continue
                 yield row
             if header is None:  # reading it as empty would look like everyone left
                 raise BundleError(f"{name} is empty: it has no header row")
+
+    def _check_header(self, name: str, header: list[str]) -> None:
+        """Fail on a missing required column; report the fields a missing optional one feeds."""
+        columns.check_required(name, header, has_roles_file=self.file_mode("roles") != "absent")
+        for stream, fields, why in columns.not_provided(name, header):
+            self.reporter.report_not_provided(stream, fields, why)
 
     def _read_manifest(self) -> dict[str, str]:
         with self._open("manifest.csv") as handle:

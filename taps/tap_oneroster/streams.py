@@ -9,6 +9,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from bloomz_sync import batches, contract, failures
 from tap_oneroster import mapping
+from tap_oneroster.columns import MissingColumns
 
 if TYPE_CHECKING:
     from tap_oneroster.tap import TapOneRoster
@@ -77,13 +78,17 @@ class RosterStream(batches.BatchingStream):
         self._stream_version = version  # every record of this pull carries it
         try:
             yield from self.roster_records(since, mapping.now_utc())
+        except MissingColumns as exc:  # this stream cannot be read; the others may
+            self.roster_tap.report_stream_failed(self.name, str(exc))
+            return
         except (AttributeError, KeyError, TypeError) as error:
             # An object not in OneRoster's shape (a list where a GUIDRef belongs, a missing sourcedId).
             raise failures.BadInput(
                 f"{self.name}: the source sent an object not in OneRoster's shape ({type(error).__name__}: "
                 f"{str(error)[:80]}); check the server URL and version, or the CSV bundle"
             ) from None
-        self._complete_version = version
+        # A row of its source that could not be read: the stream is not whole, so it must not close.
+        self._complete_version = None if self.roster_tap.rows_lost(self.name) else version
 
     def _pulled_complete(self) -> None:
         if self._complete_version is not None and self.selected:

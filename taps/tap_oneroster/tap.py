@@ -8,12 +8,12 @@ from functools import cached_property
 from typing import Any
 
 import click
-from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.tap_base import CliTestOptionValue
 
-from bloomz_sync import executables, failures, network, unreachable
+from bloomz_sync import contract, executables, failures, network, unreachable
+from bloomz_sync.pull import PullTap, has_bookmarks
 from tap_oneroster import connection, mapping
 from tap_oneroster.auth import build_authenticator
 from tap_oneroster.client import RestSource
@@ -43,10 +43,11 @@ class UserIndex:
         return contact_id in self.contact_roles and contact_id not in self.contacts_listing_students
 
 
-class TapOneRoster(Tap):
+class TapOneRoster(PullTap):
     """Reads a district's roster from a OneRoster server or CSV bundle."""
 
     name = "tap-oneroster"
+    source_kind = "oneroster"
     package_name = "bloomz-sync"  # the one distribution that installs every executable
     # msgspec writes Singer messages several times faster than the json module (millions of records).
     message_writer_class = MsgSpecWriter
@@ -160,7 +161,7 @@ class TapOneRoster(Tap):
     def source(self) -> Source:
         """Where the OneRoster objects come from: the CSV bundle when csv_path is set, else the API."""
         if self.config.get("csv_path"):
-            return CsvSource(self.config["csv_path"])
+            return CsvSource(self.config["csv_path"], reporter=self)
         if not self.config.get("base_url"):
             raise failures.BadSetting("set base_url (the OneRoster server URL) or csv_path (a CSV bundle)")
         # The access token (or signed requests) and the roster travel to base_url, the secret to token_url.
@@ -173,6 +174,24 @@ class TapOneRoster(Tap):
 
     def discover_streams(self) -> list[RosterStream]:
         return [stream_type(self) for stream_type in STREAM_TYPES]
+
+    def pull_tenant(self) -> str | None:
+        """The district org(s) the source lists; without one, the server (a CSV bundle then says nothing)."""
+        districts = ",".join(sorted(self.district_ids()))
+        return districts or self.config.get("base_url") or None
+
+    def pull_mode(self) -> str:
+        incremental = self.config.get("incremental") and has_bookmarks(self.state, "replication_key_value")
+        return "incremental" if incremental else "full"
+
+    def streams_reading(self, name: str) -> tuple[str, ...]:
+        """A roster stream, or the streams built from a OneRoster collection (sections also read courses)."""
+        if name in contract.STREAMS:
+            return (name,)
+        readers = [
+            s.name for s in self.streams.values() if isinstance(s, RosterStream) and name in s.collections
+        ]
+        return (*readers, "sections") if name == "courses" else tuple(readers)
 
     @classmethod
     def get_singer_command(cls) -> click.Command:

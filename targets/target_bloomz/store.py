@@ -16,7 +16,7 @@ from bloomz_sync import private
 from bloomz_sync.failures import Failure
 from target_bloomz import mirror
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _DDL_V1 = """
 CREATE TABLE store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -267,6 +267,23 @@ def _upgrade_to_7(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _upgrade_to_8(con: duckdb.DuckDBPyConnection) -> None:
+    # Version 8 (issue 20): a run keeps its pull (source, district, whether it finished: pull.py); which
+    # source and district fill each feed and community, so another's pull is refused (sources.py).
+    con.execute("ALTER TABLE runs ADD COLUMN pull JSON")
+    con.execute("ALTER TABLE runs ADD COLUMN pull_complete BOOLEAN")  # NULL: a run from before version 8
+    con.execute("ALTER TABLE communities ADD COLUMN tenant VARCHAR")
+    con.execute(
+        """CREATE TABLE feeds (
+               feed VARCHAR PRIMARY KEY,
+               source VARCHAR NOT NULL,
+               tenant VARCHAR,                -- the district the pulls come from (NULL: not said)
+               tap VARCHAR,
+               first_run BIGINT,
+               last_run BIGINT)"""
+    )
+
+
 _UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _upgrade_to_1,
     2: _upgrade_to_2,
@@ -275,6 +292,7 @@ _UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     5: _upgrade_to_5,
     6: _upgrade_to_6,
     7: _upgrade_to_7,
+    8: _upgrade_to_8,
 }
 
 

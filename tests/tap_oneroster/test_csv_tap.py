@@ -70,10 +70,13 @@ def test_a_bulk_bundle_becomes_closed_valid_standard_streams(bulk_bundle: Path, 
         "students": 2,
         "terms": 1,
     }
+    # users.csv has a malformed row (line 8): the streams built from it are not whole, so they stay open.
+    from_users = {"students", "staff", "contacts", "student_contacts"}
     for stream, records in run.records.items():
         for record in records:
             assert not list(contract.validator(stream).iter_errors(record)), (stream, record)
-        assert [k for k in run.stream_messages(stream) if k != "STATE"][-1] == "ACTIVATE_VERSION"
+        closing = [k for k in run.stream_messages(stream) if k != "STATE"][-1]
+        assert closing == ("RECORD" if stream in from_users else "ACTIVATE_VERSION"), stream
     # Skyward quirks: one person in several staff rows, and repeated periods.
     (staff,) = run.records["staff"]
     assert staff["school_ids"] == ["sch-1", "sch-2"]
