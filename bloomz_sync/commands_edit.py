@@ -154,8 +154,8 @@ def undo_run(ctx: click.Context, run_id: int) -> None:
 )
 @click.pass_context
 def move_school(ctx: click.Context, community: str, to: str, match: str) -> None:
-    """Move school COMMUNITY (its key) to another source's school, keeping its people and classes
-    (docs/sources.md)."""
+    """Move school COMMUNITY (its key, name or a source school id) to another source's school, keeping its
+    people and classes (docs/sources.md)."""
     with _store(ctx) as con:
         click.echo(sources.move_school(con, community, to, match))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import duckdb
 
-from target_bloomz import journal
+from target_bloomz import journal, lookup
 from target_bloomz.edits import EditError
 from target_bloomz.guard import SyncRefused
 from target_bloomz.mapping import Mapping
@@ -132,8 +132,9 @@ _MATCHES = {
 }
 
 
-def move_school(con: duckdb.DuckDBPyConnection, key: str, to: str, match: str = "sis_id") -> str:
-    """Move school community ``key`` to source school ``to`` (``<source>:<school id>``), in one transaction.
+def move_school(con: duckdb.DuckDBPyConnection, community: str, to: str, match: str = "sis_id") -> str:
+    """Move the school community ``community`` names (lookup.py) to source school ``to``
+    (``<source>:<school id>``), in one transaction.
 
     The community takes the new source's key (its runs' history follows), and its people and synced classes
     get the new source's ids, found by ``match``: the old link's ``sis_id`` (a SIS id that the new source
@@ -145,10 +146,9 @@ def move_school(con: duckdb.DuckDBPyConnection, key: str, to: str, match: str = 
         raise MoveError(f"--to {to!r}: expected <source>:<school id>, source one of {', '.join(_LABELS)}")
     if match not in _MATCHES:
         raise MoveError(f"--match {match!r}: expected one of {', '.join(_MATCHES)}")
-    row = con.execute("SELECT id, source FROM communities WHERE key = ?", [key]).fetchone()
-    if row is None:
-        raise MoveError(f"no school community {key} in the store")
-    community_id, old = row
+    found = lookup.community(con, community)
+    community_id, key = found.id, found.key
+    (old,) = con.execute("SELECT source FROM communities WHERE id = ?", [community_id]).fetchone() or (None,)
     if old == source:
         raise MoveError(f"{key} is already filled from {_LABELS[source]}")
     taken = con.execute(
