@@ -4,57 +4,37 @@ Clever are refused, and a Skyward night cut short changes nothing and leaves Mel
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from roster_sandbox.testing import Sandbox
 
-from tests.pull.pulls import BIN, exported
+from tests.pull.pulls import exported
 from tests.support.district import query
+from tests.support.project import meltano, meltano_env, pristine_project
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 STATE_ID = "sandbox:tap-skyward-to-target-bloomz"
-
-
-def _meltano(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "meltano"), *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 @pytest.mark.e2e
 def test_meltano_run_tap_skyward_lands_as_oneroster_and_a_cut_night_changes_nothing(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(REPO_ROOT / "meltano.yml", project / "meltano.yml")
+    project = pristine_project(tmp_path / "project")
     database = tmp_path / "bloomz.duckdb"
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+    env = meltano_env(
         # the seed's Skyward form, pointed at the sandbox; the target keeps its defaults (no mapping, source)
-        "TAP_SKYWARD_BASE_URL": sandbox.oneroster_base_url("1.1"),
-        "TAP_SKYWARD_TOKEN_URL": sandbox.oneroster_token_url,
-        "TAP_SKYWARD_CLIENT_ID": sandbox.client_id,
-        "TAP_SKYWARD_CLIENT_SECRET": sandbox.client_secret,
-        "TAP_SKYWARD_MAX_TRIES": "2",
-        "TAP_CLEVER_API_URL": sandbox.clever_api_url,
-        "TAP_CLEVER_DISTRICT_TOKEN": sandbox.token,
-        "TARGET_BLOOMZ_DATABASE": str(database),
-    }
+        TAP_SKYWARD_BASE_URL=sandbox.oneroster_base_url("1.1"),
+        TAP_SKYWARD_TOKEN_URL=sandbox.oneroster_token_url,
+        TAP_SKYWARD_CLIENT_ID=sandbox.client_id,
+        TAP_SKYWARD_CLIENT_SECRET=sandbox.client_secret,
+        TAP_SKYWARD_MAX_TRIES="2",
+        TAP_CLEVER_API_URL=sandbox.clever_api_url,
+        TAP_CLEVER_DISTRICT_TOKEN=sandbox.token,
+        TARGET_BLOOMZ_DATABASE=str(database),
+    )
 
-    first = _meltano(project, env, "run", "tap-skyward", "target-bloomz")
+    first = meltano(project, "run", "tap-skyward", "target-bloomz", env=env, timeout=600)
 
     assert first.returncode == 0, first.stderr[-3000:]
     assert query(database, "SELECT DISTINCT split_part(key, ':', 1), source FROM communities") == [
@@ -62,10 +42,10 @@ def test_meltano_run_tap_skyward_lands_as_oneroster_and_a_cut_night_changes_noth
     ]
     assert query(database, "SELECT mapping_file LIKE '%/oneroster.yml' FROM runs") == [(True,)]
     assert query(database, "SELECT count(*) > 0 FROM people WHERE kind = 'parent'") == [(True,)]
-    state = json.loads(_meltano(project, env, "state", "get", STATE_ID).stdout)
+    state = json.loads(meltano(project, "state", "get", STATE_ID, env=env).stdout)
     before = exported(database)
 
-    clever = _meltano(project, env, "run", "tap-clever", "target-bloomz")
+    clever = meltano(project, "run", "tap-clever", "target-bloomz", env=env)
 
     assert clever.returncode != 0
     assert "is already in Bloomz as community oneroster:" in clever.stderr
@@ -74,7 +54,7 @@ def test_meltano_run_tap_skyward_lands_as_oneroster_and_a_cut_night_changes_noth
 
     sandbox.set_faults({"kind": "status", "status": 503, "path": "/ims/oneroster/v1p1/users", "count": None})
     try:
-        cut = _meltano(project, env, "run", "tap-skyward", "target-bloomz")
+        cut = meltano(project, "run", "tap-skyward", "target-bloomz", env=env)
     finally:
         sandbox.clear_faults()
 
@@ -84,4 +64,4 @@ def test_meltano_run_tap_skyward_lands_as_oneroster_and_a_cut_night_changes_noth
         in cut.stderr
     )
     assert exported(database) == before
-    assert json.loads(_meltano(project, env, "state", "get", STATE_ID).stdout) == state
+    assert json.loads(meltano(project, "state", "get", STATE_ID, env=env).stdout) == state
