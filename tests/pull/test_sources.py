@@ -102,17 +102,18 @@ def test_a_school_another_source_brought_gets_no_second_community(database: Path
     )
     assert query(database, "SELECT key FROM communities ORDER BY key") == [("clever:sch1",), ("clever:sch2",)]
 
-    # The documented way over: move both schools, then the OneRoster import fills the same communities.
+    # The documented way over: move both schools (named by key or by name, as every command names a
+    # school), then the OneRoster import fills the same communities.
     before = query(database, "SELECT count(*) FROM people UNION ALL SELECT count(*) FROM classes")
     cli = CliRunner()
-    for school_id in ("sch1", "sch2"):
+    for school, school_id in (("clever:sch1", "sch1"), ("jefferson middle", "sch2")):
         moved = cli.invoke(
             main,
             [
                 "--database",
                 str(database),
                 "move-school",
-                f"clever:{school_id}",
+                school,
                 "--to",
                 f"oneroster:or-{school_id}",
                 "--match",
