@@ -73,6 +73,12 @@ class Run:
         return "\n".join(f"{p.label} exited {p.exit_code}:\n{p.stderr[-3000:]}" for p in bad)
 
 
+def pull_message(event: str, **fields: object) -> str:
+    """A record of the pull stream that frames every pull (bloomz_sync/pull.py), as a tap writes it."""
+    record = {"pull_id": "bench", "event": event, "at": "2026-11-23T02:00:00Z", **fields}
+    return json.dumps({"type": "RECORD", "stream": "pull", "record": record}) + "\n"
+
+
 def machine() -> str:
     """nproc, memory and CPU model, for the README's figures."""
     model = next(

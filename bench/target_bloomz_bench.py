@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from _measure import pull_message
+
 from bloomz_sync import contract
 
 TARGET = str(Path(sys.executable).with_name("target-bloomz"))
@@ -83,19 +85,13 @@ def records(students: int) -> Iterator[tuple[str, dict]]:
             )
 
 
-def _pull(event: str, **fields: object) -> str:
-    """A record of the pull stream that frames every pull (bloomz_sync/pull.py), as a tap writes it."""
-    record = {"pull_id": "bench", "event": event, "at": "2026-11-23T02:00:00Z", **fields}
-    return json.dumps({"type": "RECORD", "stream": contract.PULL, "record": record}) + "\n"
-
-
 def write_messages(path: Path, students: int) -> int:
     count = 0
     sent: dict[str, int] = dict.fromkeys(contract.STREAMS, 0)
     with path.open("w") as out:
         schema = contract.load_schema(contract.PULL)
         out.write(json.dumps({"type": "SCHEMA", "stream": contract.PULL, "schema": schema}) + "\n")
-        out.write(_pull("started", source="clever", tenant="bench", mode="full", tap="bench"))
+        out.write(pull_message("started", source="clever", tenant="bench", mode="full", tap="bench"))
         for stream in contract.STREAMS:
             out.write(
                 json.dumps(
@@ -116,7 +112,7 @@ def write_messages(path: Path, students: int) -> int:
             out.write(json.dumps({"type": "ACTIVATE_VERSION", "stream": stream, "version": 1}) + "\n")
         out.write(json.dumps({"type": "STATE", "value": {"bench": students}}) + "\n")
         streams = {stream: {"records": n, "complete": True} for stream, n in sent.items()}
-        out.write(_pull("finished", streams=streams, unreadable=[], failed={}, not_provided=[]))
+        out.write(pull_message("finished", streams=streams, unreadable=[], failed={}, not_provided=[]))
     return count
 
 

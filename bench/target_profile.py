@@ -5,7 +5,8 @@
 
 Start-up: ``python -X importtime -c "import target_bloomz.target"`` (``--runs`` times; median per package,
 summing each module's own import time under its top-level package), and an empty run: target-bloomz
-given only a SCHEMA message (it stages nothing, then opens, plans and applies against an empty store).
+given a pull that started and finished with no records (it stages nothing, then opens, plans and applies
+against an empty store).
 
 Runs: target-bloomz in a child process (bench/_target_timer.py) with a stopwatch on its steps (as target.py
 calls them) and on each line of its code that executes SQL; the target's modules are wrapped from outside.
@@ -30,13 +31,20 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from _measure import BIN, HERE, generate, machine, median, pipeline, record_from, table
+from _measure import BIN, HERE, generate, machine, median, pipeline, pull_message, record_from, table
 from roster_sandbox.testing import run_sandbox
 
+from bloomz_sync import contract
+
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
+
+
+# A pull with no records, framed as a tap frames every pull (bloomz_sync/pull.py).
 EMPTY_INPUT = (
-    '{"type":"SCHEMA","stream":"schools","schema":{"type":"object","properties":{"id":{"type":"string"}}},'
-    '"key_properties":["id"]}\n'
+    json.dumps({"type": "SCHEMA", "stream": contract.PULL, "schema": contract.load_schema(contract.PULL)})
+    + "\n"
+    + pull_message("started", source="clever", tenant="profile", mode="full", tap="target_profile")
+    + pull_message("finished", streams={}, unreadable=[], failed={}, not_provided=[])
 )
 
 

@@ -106,14 +106,14 @@ def test_a_school_another_source_brought_gets_no_second_community(database: Path
     # school), then the OneRoster import fills the same communities.
     before = query(database, "SELECT count(*) FROM people UNION ALL SELECT count(*) FROM classes")
     cli = CliRunner()
-    for school, school_id in (("clever:sch1", "sch1"), ("jefferson middle", "sch2")):
+    for community, school_id in (("clever:sch1", "sch1"), ("jefferson middle", "sch2")):
         moved = cli.invoke(
             main,
             [
                 "--database",
                 str(database),
                 "move-school",
-                school,
+                community,
                 "--to",
                 f"oneroster:or-{school_id}",
                 "--match",
