@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,9 +15,7 @@ from click.testing import CliRunner
 from roster_sandbox.testing import Sandbox
 
 from bloomz_sync.cli import main
-from tests.mirror.nightly import normalised
-
-BIN = Path(sys.executable).parent
+from tests.mirror.nightly import BIN, normalised
 
 
 @dataclass

@@ -126,7 +126,7 @@ def test_a_row_with_an_unclosed_quote_never_removes_its_student(
         tmp_path,
     )
 
-    assert allowed.returncode == 3, allowed.stderr[-3000:]
+    assert allowed.returncode == 4, allowed.stderr[-3000:]
     assert allowed.states == []
     assert query(database, "SELECT status, pull_complete FROM runs ORDER BY id DESC LIMIT 1") == [
         ("applied", False)
@@ -184,7 +184,7 @@ def test_a_bundle_missing_a_required_column_fails_its_streams_and_blanks_nobody(
         tmp_path,
     )
 
-    assert no_schools.returncode == 3, no_schools.stderr[-3000:]
+    assert no_schools.returncode == 4, no_schools.stderr[-3000:]
     assert "users.csv has no orgSourcedIds column, which OneRoster requires" in no_schools.stderr
     assert query(database, "SELECT count(*) FROM people WHERE first_name IS NOT NULL") == [(named,)]
     assert query(database, "SELECT count(*) FROM community_members") == [(members,)]

@@ -77,7 +77,7 @@ def test_an_incomplete_pull_applied_when_allowed_removes_nothing_even_from_strea
 
     result = run_target({**config, "apply_incomplete_pulls": True}, cut, tmp_path)
 
-    assert result.returncode == 3, result.stderr
+    assert result.returncode == 4, result.stderr
     assert query(database, "SELECT count(*) FROM people WHERE first_name = 'Evie'") == [(1,)], "updates apply"
     assert query(
         database, "SELECT count(*) FROM plan_rows WHERE run_id = 2 AND action IN ('remove', 'archive')"

@@ -133,7 +133,7 @@ def test_a_batch_pull_cut_short_applies_adds_and_updates_when_allowed_and_remove
     cut_short = batch_lines(records, tmp_path / "batches" / "second", activate=False, pull="started")
     result = run_target({**config, "apply_incomplete_pulls": True}, cut_short, tmp_path)
 
-    assert result.returncode == 3, result.stderr
+    assert result.returncode == 4, result.stderr
     assert (
         "warning",
         "enrollments",

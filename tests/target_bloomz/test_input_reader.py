@@ -208,7 +208,7 @@ def test_a_full_pull_cut_short_applied_when_allowed_removes_nothing(database, tm
         {**config, "apply_incomplete_pulls": True}, "".join(json.dumps(m) + "\n" for m in cut_short), tmp_path
     )
 
-    assert result.returncode == 3, result.stderr
+    assert result.returncode == 4, result.stderr
     assert "enrollments did not close complete" in result.stderr
     assert (
         "warning",
