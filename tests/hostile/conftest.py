@@ -85,8 +85,11 @@ def assert_clean(
     for secret in private:
         assert secret not in run.printed, f"{secret!r} was printed"
     if exit_code:  # the failure line: a plugin's "stopped:", click's "Error:", a validator's "file:line:",
-        # or target-bloomz's refused or held run ("Run N refused, nothing applied: <why>")
-        ends = r" stopped: |^Error: |^\S+:\d+: |^Run \d+ (refused|HELD for approval), nothing applied"
+        # or target-bloomz's refused, held, failed or incomplete run ("Run N refused, nothing applied: <why>")
+        ends = (
+            r" stopped: |^Error: |^\S+:\d+: |^Run \d+ (refused|HELD for approval), nothing applied"
+            r"|^Run \d+ (failed|incomplete): "
+        )
         failure = [line for line in run.stderr.splitlines() if re.search(ends, line)]
         assert failure, f"no failure line in:\n{run.stderr[-3000:]}"
 

@@ -69,6 +69,16 @@ def batch_root(tmp_path: Path) -> dict[str, Any]:
     return {"batch_config": {"storage": {"root": (tmp_path / "batches").as_uri()}}}
 
 
+def _imported_in_batches(database: Path, tmp_path: Path, mapping_file: Any) -> dict[str, Any]:
+    """Full Data settings with a batch folder, after a first complete import of the district in batches."""
+    config = {"database": str(database), "mapping": str(mapping_file(NO_LIMITS)), "full_data": True}
+    config |= batch_root(tmp_path)
+    assert (
+        run_target(config, batch_lines(district(), tmp_path / "batches" / "first"), tmp_path).returncode == 0
+    )
+    return config
+
+
 def test_batch_files_land_the_same_rows_as_record_messages(tmp_path):
     records = district()
     records["contacts"].append({"last_name": "No Id"})  # set aside the same way in both
@@ -93,11 +103,7 @@ def test_batch_files_land_the_same_rows_as_record_messages(tmp_path):
 
 
 def test_a_batch_pull_cut_short_is_not_applied(database, tmp_path, mapping_file):
-    config = {"database": str(database), "mapping": str(mapping_file(NO_LIMITS)), "full_data": True}
-    config |= batch_root(tmp_path)
-    assert (
-        run_target(config, batch_lines(district(), tmp_path / "batches" / "first"), tmp_path).returncode == 0
-    )
+    config = _imported_in_batches(database, tmp_path, mapping_file)
     records = district()
     records["enrollments"] = [e for e in records["enrollments"] if e["user_id"] != "stu1"]
     records["students"][0]["first_name"] = "Changed"
@@ -122,11 +128,7 @@ def test_a_batch_pull_cut_short_is_not_applied(database, tmp_path, mapping_file)
 def test_a_batch_pull_cut_short_applies_adds_and_updates_when_allowed_and_removes_nothing(
     database, tmp_path, mapping_file
 ):
-    config = {"database": str(database), "mapping": str(mapping_file(NO_LIMITS)), "full_data": True}
-    config |= batch_root(tmp_path)
-    assert (
-        run_target(config, batch_lines(district(), tmp_path / "batches" / "first"), tmp_path).returncode == 0
-    )
+    config = _imported_in_batches(database, tmp_path, mapping_file)
     records = district()
     records["enrollments"] = [e for e in records["enrollments"] if e["user_id"] != "stu1"]
 
@@ -146,11 +148,7 @@ def test_a_batch_pull_cut_short_applies_adds_and_updates_when_allowed_and_remove
 
 
 def test_a_delta_in_batches_deletes_what_the_source_deleted(database, tmp_path, mapping_file):
-    config = {"database": str(database), "mapping": str(mapping_file(NO_LIMITS)), "full_data": True}
-    config |= batch_root(tmp_path)
-    assert (
-        run_target(config, batch_lines(district(), tmp_path / "batches" / "full"), tmp_path).returncode == 0
-    )
+    config = _imported_in_batches(database, tmp_path, mapping_file)
     gone = {
         "section_id": "sec1",
         "user_id": "stu1",
