@@ -94,14 +94,14 @@ def assert_clean(
         assert failure, f"no failure line in:\n{run.stderr[-3000:]}"
 
 
-def assert_store(database: Path, before: dict[str, Any], *, applied: bool) -> None:
-    """Unchanged when the run failed. When it did not, one more run, applied, and everything the district
-    had before still there (the cases resend the good district, adding only their own records)."""
+def assert_store(database: Path, before: dict[str, Any], *, applied: bool, runs: int = 1) -> None:
+    """Unchanged when the run failed. When it did not, ``runs`` more runs, the last applied, and everything
+    the district had before still there (the cases resend the good district, adding only their records)."""
     after = runner.store_state(database)
     if not applied:
         assert after == before, "a failed run changed the store"
         return
-    assert len(after["runs"]) == len(before["runs"]) + 1
+    assert len(after["runs"]) == len(before["runs"]) + runs
     assert runner.last_run_status(database) == "applied"
     for table in DISTRICT_TABLES:
         missing = {repr(row) for row in before[table]} - {repr(row) for row in after[table]}
