@@ -86,7 +86,7 @@ async def run_page(request: Request) -> Response:
         name=name,
         key=key,
         summary=summary,
-        outcome=engine.status_of(summary["status"]),
+        outcome=engine.status_of("incomplete" if summary.get("incomplete") else summary["status"]),
         option_labels=engine.OPTION_LABELS,
         issues=issues,
         plan=plan,

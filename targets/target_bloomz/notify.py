@@ -65,6 +65,10 @@ ORDER BY c.key, p.id
 """
 
 
+# A run's status as people read it (SQL over ``runs r``): one applied from an incomplete pull
+# (target-bloomz's apply_incomplete_pulls) is "incomplete", never "applied" (Completed).
+RUN_STATUS = "CASE WHEN r.status = 'applied' AND r.pull_complete = false THEN 'incomplete' ELSE r.status END"
+
 # The stream of the warning a run gets when its status e-mail reaches nobody.
 NO_RECIPIENT_STREAM = "notify_to"
 

@@ -316,7 +316,7 @@ def test_a_hostile_csv_bundle(
     if case.exit_code:
         assert_store(store, before, applied=False)  # the pipeline stopped at the tap
         return
-    config = {"database": str(store), "source": "oneroster"}
+    config: dict[str, Any] = {"database": str(store), "source": "oneroster"}
     if case.incomplete:
         failed = runner.target(config, tapped.stdout, capfd, tmp_path)
         assert_clean(failed, exit_code=1, names=[case.file], private=PERSONAL)
