@@ -128,7 +128,7 @@ def night(
     pulls = {
         "records": Pull(full, clever, first_store, {}),
         "events": Pull(events, clever, first_store, {}),
-        "batch": Pull(batch, clever, first_store, {}, reset_batches),
+        "batch": Pull(batch, {**clever, "batch_config": batch_config}, first_store, {}, reset_batches),
         "csv": Pull(_csv_pull(bundle, folder / "csv-1"), oneroster, csv_store, {}, bundle=bundle),
     }
     for name, pull in pulls.items():
