@@ -32,6 +32,7 @@ from target_bloomz.render import (
     RunSummary,
     render_family_code_letters,
     render_status_email,
+    status_of,
 )
 
 __all__ = [
@@ -132,12 +133,8 @@ def last_runs(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
 
 
 def _label(run: dict[str, Any]) -> None:
-    """The run's outcome and label, as the status e-mail words them."""
-    run["outcome"], run["label"] = status_of(run["status"])
-
-
-def status_of(status: str) -> tuple[str, str]:
-    return status, STATUS_LABELS.get(status, status)
+    """The run's outcome and label as the status e-mail words them (a failed or incomplete run says why)."""
+    run["outcome"], run["label"] = status_of(run["status"], run["status_reason"])
 
 
 def summary(con: duckdb.DuckDBPyConnection, run_id: int, key: str) -> RunSummary:

@@ -173,6 +173,18 @@ def render_family_code_letters(letters: Sequence[FamilyCodeLetter], *, school: s
     )
 
 
+def status_of(status: str, reason: str | None = None, *, incomplete: bool = False) -> tuple[str, str]:
+    """(status, label) of a run as admins read it, in the e-mail, ``status`` and the console alike: an
+    applied run whose pull was incomplete is "Incomplete", never "Completed"; a failed or incomplete run
+    says why."""
+    if incomplete:
+        status = "incomplete"  # applied in part
+    label = STATUS_LABELS.get(status, status)
+    if status in ("failed", "incomplete") and reason:
+        label = f"{label.partition(':')[0]}: {reason}"
+    return status, label
+
+
 def _status_context(summary: RunSummary, *, max_issues: int | None) -> dict[str, Any]:
     counts = summary.get("counts") or {}
     entities = [*ENTITIES, *(name for name in counts if name not in ENTITIES)]
@@ -193,11 +205,9 @@ def _status_context(summary: RunSummary, *, max_issues: int | None) -> dict[str,
     tally = ", ".join(
         f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((errors, "error"), (warnings, "warning")) if n
     )
-    if summary.get("incomplete"):
-        status = "incomplete"  # applied in part: never "Completed"
-    status_label = STATUS_LABELS.get(status, status)
-    if status in ("failed", "incomplete") and summary.get("status_reason"):
-        status_label = f"{status_label.partition(':')[0]}: {summary['status_reason']}"
+    status, status_label = status_of(
+        status, summary.get("status_reason"), incomplete=bool(summary.get("incomplete"))
+    )
     headline = status_label.partition(":")[0]
     return {
         "run_id": summary["run_id"],
