@@ -16,7 +16,7 @@ from bloomz_sync import private
 from bloomz_sync.failures import Failure
 from target_bloomz import mirror
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 _DDL_V1 = """
 CREATE TABLE store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -284,6 +284,12 @@ def _upgrade_to_8(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _upgrade_to_9(con: duckdb.DuckDBPyConnection) -> None:
+    # Version 9 (issue 19): the journal keeps the hash of each row a run left (journal.py), not a JSON
+    # copy of it; older journal rows keep their ``after`` images, which undo still compares.
+    con.execute("ALTER TABLE journal ADD COLUMN after_hash UBIGINT")
+
+
 _UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _upgrade_to_1,
     2: _upgrade_to_2,
@@ -293,6 +299,7 @@ _UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     6: _upgrade_to_6,
     7: _upgrade_to_7,
     8: _upgrade_to_8,
+    9: _upgrade_to_9,
 }
 
 
