@@ -61,24 +61,33 @@ def key_json(table: str, alias: str) -> str:
     return "json_object(" + ", ".join(f"'{k}', {alias}.{k}" for k in keys) + ")"
 
 
-def snapshot(con: duckdb.DuckDBPyConnection, source: str) -> None:
-    """Remember the keys the plan touches, and the rows the store has of them before apply writes."""
+def snapshot(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
+    """Remember the keys the plan touches, and the rows the store has of them before apply writes.
+
+    Returns the tables the plan touches (a night that changes nothing journals nothing).
+    """
+    touched = []
     for table, (keys, keys_sql) in TABLES.items():
         columns = ", ".join(keys)
         params = {"source": source} if "$source" in keys_sql else {}
-        con.execute(
+        found = con.execute(
             f"CREATE OR REPLACE TEMP TABLE j_keys_{table} AS SELECT DISTINCT {columns} FROM ({keys_sql})",
             params,
-        )
+        ).fetchone()
+        if not found or not found[0]:
+            con.execute(f"DROP TABLE j_keys_{table}")
+            continue
+        touched.append(table)
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE j_before_{table} AS
                 SELECT {columns}, to_json(t) AS row, hash(t) AS row_hash
                 FROM {table} t SEMI JOIN j_keys_{table} USING ({columns})"""
         )
+    return touched
 
 
-def record(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
-    """Journal every touched row whose content changed: numbered by table name, then key.
+def record(con: duckdb.DuckDBPyConnection, run_id: int, touched: list[str]) -> None:
+    """Journal every row of the ``touched`` tables whose content changed: numbered by table name, then key.
 
     A key the store did not have and has now is an insert; a row it had is an update when its hash
     changed, a delete when it is gone. The rows are sorted by their typed key columns (a sort spills to
@@ -89,7 +98,7 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     keep_order = bool(row and row[0])
     con.execute("SET preserve_insertion_order = true")  # the numbering follows the sort
     try:
-        for table in sorted(TABLES):
+        for table in sorted(touched):
             keys = ", ".join(TABLES[table][0])
             written = con.execute(
                 f"""INSERT INTO journal (run_id, seq, table_name, op, row_key, before, after_hash)

@@ -13,6 +13,8 @@ A run that did not complete exits non-zero: 1 when nothing was applied, 4 when a
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import shutil
 import sys
@@ -21,7 +23,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, NoReturn
 
 import click
 from singer_sdk import Target
@@ -536,5 +538,31 @@ class TargetBloomz(Target):
         print("\n".join(lines), file=sys.stderr, flush=True)
 
 
+def main() -> None:
+    """The target-bloomz command: the SDK's command line, then a quick exit (``end_process``)."""
+    try:
+        TargetBloomz.cli()
+    except SystemExit as done:
+        end_process(done.code)
+    end_process(0)
+
+
+def end_process(code: object) -> NoReturn:
+    """End the process once the run is over, without tearing the interpreter down.
+
+    Freeing every module and object one by one at exit costs about 0.3 CPU seconds, a fifth of an empty
+    run, and frees nothing the operating system does not free anyway. The exit handlers still run (logs
+    flushed, spool folders removed: ``atexit``, ``weakref.finalize``), then the streams are flushed.
+    """
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)  # as sys.exit prints a message it is given
+        code = 1
+    atexit._run_exitfuncs()  # what the interpreter would run at exit
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader gone, a stream closed
+            stream.flush()
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    TargetBloomz.cli()
+    main()
