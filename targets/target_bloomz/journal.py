@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import duckdb
 
+from target_bloomz import store
+
 # table → (key columns, SELECT of the keys the plan touches, as columns named like the table's keys)
 TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "communities": (
@@ -90,14 +92,11 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int, touched: list[str]) -> N
     """Journal every row of the ``touched`` tables whose content changed: numbered by table name, then key.
 
     A key the store did not have and has now is an insert; a row it had is an update when its hash
-    changed, a delete when it is gone. The rows are sorted by their typed key columns (a sort spills to
-    disk) and numbered as they stream in (``row_number() OVER ()`` keeps no rows).
+    changed, a delete when it is gone. The rows are sorted by their typed key columns and numbered as they
+    stream in (store.in_insertion_order).
     """
     seq = 0
-    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
-    keep_order = bool(row and row[0])
-    con.execute("SET preserve_insertion_order = true")  # the numbering follows the sort
-    try:
+    with store.in_insertion_order(con):  # the numbering follows the sort
         for table in sorted(touched):
             keys = ", ".join(TABLES[table][0])
             written = con.execute(
@@ -122,8 +121,6 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int, touched: list[str]) -> N
             ).fetchone()
             seq += int(written[0]) if written else 0
             con.execute(f"DROP TABLE j_keys_{table}; DROP TABLE j_before_{table}")
-    finally:
-        con.execute(f"SET preserve_insertion_order = {str(keep_order).lower()}")
 
 
 def count_change(con: duckdb.DuckDBPyConnection) -> None:

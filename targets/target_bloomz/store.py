@@ -7,7 +7,8 @@ place; each upgrade step is one function in ``_UPGRADES`` run inside a transacti
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -359,6 +360,20 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         private.protect(own)
     upgrade(con)
     return con
+
+
+@contextmanager
+def in_insertion_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Statements inside keep insertion order: a sorted SELECT goes into a table in its order (its rowids
+    follow the sort), and ``row_number() OVER ()`` numbers the rows in that order without holding them (a
+    numbering window with ORDER BY holds every whole row in memory)."""
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    kept = bool(row and row[0])
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {str(kept).lower()}")
 
 
 def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
