@@ -107,7 +107,9 @@ def steps(found: dict[str, Any], cpu: bool = False) -> dict[str, float]:
     """A run's time line in seconds, from the parent's spawn to the child's exit; the steps add up to it.
 
     ``cpu``: the same steps in CPU seconds of the whole process (before the interpreter's first line, and
-    after the command returned, from the process's total)."""
+    after the command returned, from the process's total). The wall exit is the parent's total less the
+    child's time line, so it also takes the few ms between the spawn mark and the parent's clock start: with
+    target-bloomz's quick exit it can show a few ms below 0."""
     marks = found["marks_cpu"] if cpu else found["marks"]
     spans = found["spans_cpu"] if cpu else found["spans"]
     total = found["cpu"] if cpu else found["wall"]
