@@ -92,11 +92,11 @@ def test_a_row_changed_after_the_run_by_any_column_is_not_reverted(
     assert query(database, "SELECT id FROM people ORDER BY id") == staff
 
 
-def test_a_journal_written_before_store_version_8_is_still_undone(
+def test_a_journal_written_before_store_version_9_is_still_undone(
     sync: Callable[..., Any], database: Path, cli: Callable[..., Any]
 ) -> None:
     before = first_import_then_busy_night(sync, database)
-    with duckdb.connect(str(database)) as con:  # as version 7 journaled: whole rows after, no hash
+    with duckdb.connect(str(database)) as con:  # as version 8 journaled: whole rows after, no hash
         for table in STORE_TABLES:
             con.execute(
                 f"""UPDATE journal j SET after = to_json(t), after_hash = NULL FROM {table} t
