@@ -30,6 +30,7 @@ REPO_ROOT = HERE.parent
 # (the committed Meltano project, with its plugins run from this environment).
 sys.path.insert(1, str(REPO_ROOT))
 RECORD_MARK = b'"type":"RECORD"'  # both json and msgspec writers emit it without spaces
+PULL_MARK = b'"type":"RECORD","stream":"pull"'  # the pull's own started/finished records: not roster records
 CHUNK = 1 << 20
 
 
@@ -70,6 +71,12 @@ class Run:
         """Which process failed and the end of what it said, for a clear bench error."""
         bad = [p for p in self.procs if not p.ok]
         return "\n".join(f"{p.label} exited {p.exit_code}:\n{p.stderr[-3000:]}" for p in bad)
+
+
+def pull_message(event: str, **fields: object) -> str:
+    """A record of the pull stream that frames every pull (bloomz_sync/pull.py), as a tap writes it."""
+    record = {"pull_id": "bench", "event": event, "at": "2026-11-23T02:00:00Z", **fields}
+    return json.dumps({"type": "RECORD", "stream": "pull", "record": record}) + "\n"
 
 
 def machine() -> str:
@@ -158,6 +165,11 @@ def pipeline(
     return Run(seconds, records, [w.result for w in waiters if w.result])
 
 
+def _records(data: bytes) -> int:
+    """Roster RECORD messages in ``data``."""
+    return data.count(RECORD_MARK) - data.count(PULL_MARK)
+
+
 def _relay(out: IO[bytes] | None, into: IO[bytes] | None, record_to: Path | None) -> int:
     assert out is not None
     copy = record_to.open("wb") if record_to else None
@@ -167,8 +179,8 @@ def _relay(out: IO[bytes] | None, into: IO[bytes] | None, record_to: Path | None
         while chunk := out.read1(CHUNK):  # type: ignore[attr-defined]
             # A mark may straddle two chunks: count on the joined edge too.
             joined = tail + chunk
-            records += joined.count(RECORD_MARK) - tail.count(RECORD_MARK)
-            tail = joined[-len(RECORD_MARK) + 1 :]
+            records += _records(joined) - _records(tail)
+            tail = joined[-len(PULL_MARK) + 1 :]
             if copy:
                 copy.write(chunk)
             if into:

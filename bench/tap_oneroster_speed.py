@@ -49,7 +49,9 @@ def run_tap(config: dict[str, Any], work: Path, label: str, *, batches: bool = F
         stderr=subprocess.DEVNULL,
     )
     assert tap.stdout is not None
-    records = sum(1 for line in tap.stdout if line.startswith(b'{"type":"RECORD"'))
+    records = sum(
+        1 for line in tap.stdout if line.startswith(b'{"type":"RECORD"') and b'"stream":"pull"' not in line
+    )
     _, status, usage = os.wait4(tap.pid, 0)  # this child's own rusage
     elapsed = time.perf_counter() - started
     if batches and files.exists():

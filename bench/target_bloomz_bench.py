@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from _measure import pull_message
+
 from bloomz_sync import contract
 
 TARGET = str(Path(sys.executable).with_name("target-bloomz"))
@@ -85,7 +87,11 @@ def records(students: int) -> Iterator[tuple[str, dict]]:
 
 def write_messages(path: Path, students: int) -> int:
     count = 0
+    sent: dict[str, int] = dict.fromkeys(contract.STREAMS, 0)
     with path.open("w") as out:
+        schema = contract.load_schema(contract.PULL)
+        out.write(json.dumps({"type": "SCHEMA", "stream": contract.PULL, "schema": schema}) + "\n")
+        out.write(pull_message("started", source="clever", tenant="bench", mode="full", tap="bench"))
         for stream in contract.STREAMS:
             out.write(
                 json.dumps(
@@ -101,9 +107,12 @@ def write_messages(path: Path, students: int) -> int:
         for stream, record in records(students):
             out.write(json.dumps({"type": "RECORD", "stream": stream, "record": record}) + "\n")
             count += 1
+            sent[stream] += 1
         for stream in contract.STREAMS:
             out.write(json.dumps({"type": "ACTIVATE_VERSION", "stream": stream, "version": 1}) + "\n")
         out.write(json.dumps({"type": "STATE", "value": {"bench": students}}) + "\n")
+        streams = {stream: {"records": n, "complete": True} for stream, n in sent.items()}
+        out.write(pull_message("finished", streams=streams, unreadable=[], failed={}, not_provided=[]))
     return count
 
 

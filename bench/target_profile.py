@@ -5,7 +5,8 @@
 
 Start-up: ``python -X importtime -c "import target_bloomz.target"`` (``--runs`` times; median per package,
 summing each module's own import time under its top-level package), and an empty run: target-bloomz
-given only a SCHEMA message (it stages nothing, then opens, plans and applies against an empty store).
+given a pull that started and finished with no records (it stages nothing, then opens, plans and applies
+against an empty store).
 
 Runs: target-bloomz in a child process (bench/_target_timer.py) with a stopwatch on its steps (as target.py
 calls them) and on each line of its code that executes SQL; the target's modules are wrapped from outside.
@@ -30,13 +31,20 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from _measure import BIN, HERE, generate, machine, median, pipeline, record_from, table
+from _measure import BIN, HERE, generate, machine, median, pipeline, pull_message, record_from, table
 from roster_sandbox.testing import run_sandbox
 
+from bloomz_sync import contract
+
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
+
+
+# A pull with no records, framed as a tap frames every pull (bloomz_sync/pull.py).
 EMPTY_INPUT = (
-    '{"type":"SCHEMA","stream":"schools","schema":{"type":"object","properties":{"id":{"type":"string"}}},'
-    '"key_properties":["id"]}\n'
+    json.dumps({"type": "SCHEMA", "stream": contract.PULL, "schema": contract.load_schema(contract.PULL)})
+    + "\n"
+    + pull_message("started", source="clever", tenant="profile", mode="full", tap="target_profile")
+    + pull_message("finished", streams={}, unreadable=[], failed={}, not_provided=[])
 )
 
 
@@ -99,7 +107,9 @@ def steps(found: dict[str, Any], cpu: bool = False) -> dict[str, float]:
     """A run's time line in seconds, from the parent's spawn to the child's exit; the steps add up to it.
 
     ``cpu``: the same steps in CPU seconds of the whole process (before the interpreter's first line, and
-    after the command returned, from the process's total)."""
+    after the command returned, from the process's total). The wall exit is the parent's total less the
+    child's time line, so it also takes the few ms between the spawn mark and the parent's clock start: with
+    target-bloomz's quick exit it can show a few ms below 0."""
     marks = found["marks_cpu"] if cpu else found["marks"]
     spans = found["spans_cpu"] if cpu else found["spans"]
     total = found["cpu"] if cpu else found["wall"]

@@ -52,7 +52,13 @@ class BatchingStream(Stream):
     ``_pulled_complete`` (what follows the last record of a complete pull: ACTIVATE_VERSION, bookmarks).
     The SDK writes each BATCH message, then a STATE, as each file is yielded; ``_pulled_complete`` comes after
     the last one, as it comes after the last RECORD in record mode.
+
+    It also counts what it wrote (``records_sent``, ``closed_complete``) for the pull's finished record
+    (bloomz_sync/pull.py).
     """
+
+    records_sent = 0  # records written this run, as RECORD messages or in BATCH files
+    closed_complete = False  # ACTIVATE_VERSION written: the stream was pulled whole
 
     def batch_records(self, context: Any) -> Iterator[dict[str, Any]]:
         """This run's records, for the files."""
@@ -75,8 +81,17 @@ class BatchingStream(Stream):
         with self.get_record_counter() as counter:
             for batch in write(self.batch_records(context), batch_config, self.tap_name, self.name):
                 counter.increment(batch.records)
+                self.records_sent += batch.records
                 yield batch_config.encoding, [batch.url]
         self._pulled_complete()
+
+    def _write_record_message(self, record: dict[str, Any]) -> None:
+        super()._write_record_message(record)
+        self.records_sent += 1
+
+    def _write_activate_version_message(self, full_table_version: int) -> None:
+        super()._write_activate_version_message(full_table_version)
+        self.closed_complete = True
 
     def _generate_batch_messages(
         self, encoding: BaseBatchFileEncoding, manifest: list[str]
@@ -123,14 +138,19 @@ def record_path_reason(stream: Stream) -> str | None:
     """
     if stream.ABORT_AT_RECORD_COUNT is not None:
         return "a record limit is set (--test)"
-    maps = stream.stream_maps
-    if len(maps) != 1 or type(maps[0]) is not SameRecordTransform or maps[0].stream_alias != stream.name:
+    if maps_change_records(stream):
         return "stream maps are configured for it"
-    if maps[0].flattening_enabled:
+    if stream.stream_maps[0].flattening_enabled:
         return "flattening is enabled"
     if not all(stream.mask.values()):
         return "some of its properties are deselected"
     return None
+
+
+def maps_change_records(stream: Stream) -> bool:
+    """Whether stream maps rename, filter or change the stream's records (the identity map does not)."""
+    maps = stream.stream_maps
+    return len(maps) != 1 or type(maps[0]) is not SameRecordTransform or maps[0].stream_alias != stream.name
 
 
 def write(

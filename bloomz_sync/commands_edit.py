@@ -1,7 +1,8 @@
-"""bloomz-sync commands: edits as the Bloomz app makes them, and run control (approve, discard, undo).
+"""bloomz-sync commands: edits as the Bloomz app makes them, run control (approve, discard, undo), and a
+school community's move to another source (move-school).
 
-The logic lives in target_bloomz (edits.py, approval.py, undo.py); these commands open the store, call it,
-and turn its refusals into clear messages and a non-zero exit code.
+The logic lives in target_bloomz (edits.py, approval.py, undo.py, sources.py); these commands open the store,
+call it, and turn its refusals into clear messages and a non-zero exit code.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import click
 import duckdb
-from target_bloomz import approval, edits, locks, store, undo
+from target_bloomz import approval, edits, locks, sources, store, undo
 from target_bloomz.mapping import MappingError
 
 
@@ -141,6 +142,24 @@ def undo_run(ctx: click.Context, run_id: int) -> None:
         click.echo(undo.undo(con, run_id).text())
 
 
+@click.command("move-school")
+@click.argument("community", metavar="COMMUNITY")
+@click.option("--to", "to", required=True, metavar="SOURCE:SCHOOL", help="The school in the new source.")
+@click.option(
+    "--match",
+    type=click.Choice(["sis_id", "id"]),
+    default="sis_id",
+    show_default=True,
+    help="How people and classes find their new ids: the old link's sis_id, or the same id.",
+)
+@click.pass_context
+def move_school(ctx: click.Context, community: str, to: str, match: str) -> None:
+    """Move school COMMUNITY (its key, name or a source school id) to another source's school, keeping its
+    people and classes (docs/sources.md)."""
+    with _store(ctx) as con:
+        click.echo(sources.move_school(con, community, to, match))
+
+
 commands: list[click.Command] = [
     rename_class,
     archive_class,
@@ -153,4 +172,5 @@ commands: list[click.Command] = [
     approve,
     discard,
     undo_run,
+    move_school,
 ]

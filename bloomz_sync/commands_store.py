@@ -35,9 +35,9 @@ def _loads(value: str | None) -> Any:
     return json.loads(value) if value else None
 
 
-_LAST_RUNS = """
-SELECT c.key AS community, c.name, r.id AS run, r.status, r.dry_run, r.started_at, r.finished_at, r.options,
-    r.counts, r.error
+_LAST_RUNS = f"""
+SELECT c.key AS community, c.name, r.id AS run, {notify.RUN_STATUS} AS status, r.dry_run, r.started_at,
+    r.finished_at, r.options, r.counts, r.error
 FROM communities c
 LEFT JOIN runs r ON r.id = (SELECT max(id) FROM runs WHERE list_contains(scope, c.key) AND NOT dry_run)
 ORDER BY c.key
@@ -95,8 +95,8 @@ def runs_command(ctx: click.Context, fmt: str) -> None:
     with _open(ctx) as con:
         rows = _rows(
             con,
-            """SELECT id, status, dry_run, source, scope, started_at, finished_at, mapping_file,
-                   complete_streams,
+            f"""SELECT id, {notify.RUN_STATUS} AS status, dry_run, source, scope, started_at, finished_at,
+                   mapping_file, complete_streams,
                    (SELECT count(*) FROM plan_rows p WHERE p.run_id = r.id AND p.action <> 'skip') AS changes,
                    (SELECT count(*) FROM run_issues i WHERE i.run_id = r.id) AS issues
                FROM runs r ORDER BY id DESC""",

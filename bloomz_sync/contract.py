@@ -24,11 +24,14 @@ STREAMS: tuple[str, ...] = (
     "student_contacts",
     "enrollments",
 )
+# The contract stream framing each pull: where it came from, whether it finished (bloomz_sync/pull.py).
+# Not a roster stream: no records of it reach the store.
+PULL = "pull"
 
 
 @cache
 def _raw_schema(stream: str) -> dict[str, Any]:
-    if stream not in STREAMS:
+    if stream not in STREAMS and stream != PULL:
         raise KeyError(f"unknown roster stream {stream!r}; the standard streams are {', '.join(STREAMS)}")
     text = (resources.files("bloomz_sync.schemas") / "roster" / f"{stream}.json").read_text()
     schema: dict[str, Any] = json.loads(text)

@@ -32,6 +32,7 @@ from target_bloomz.render import (
     RunSummary,
     render_family_code_letters,
     render_status_email,
+    status_of,
 )
 
 __all__ = [
@@ -104,7 +105,8 @@ def runs_of(con: duckdb.DuckDBPyConnection, key: str) -> list[dict[str, Any]]:
     """Every run of a community, newest first, with its counts (History, Last Import Status)."""
     found = rows(
         con,
-        """SELECT id, status, status_reason, dry_run, started_at, finished_at, counts, error,
+        f"""SELECT id, {notify.RUN_STATUS} AS status, status_reason, dry_run, started_at, finished_at, counts,
+               error,
                (SELECT count(*) FILTER (severity = 'error') FROM run_issues i WHERE i.run_id = r.id
                   AND (coalesce(len(communities), 0) = 0 OR list_contains(communities, $key))) AS errors,
                (SELECT count(*) FILTER (severity = 'warning') FROM run_issues i WHERE i.run_id = r.id
@@ -121,7 +123,7 @@ def last_runs(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     """Each community's last import (not a preview), by community key, labelled (the home page)."""
     found = rows(
         con,
-        """SELECT c.key, r.id, r.status, r.status_reason, r.started_at
+        f"""SELECT c.key, r.id, {notify.RUN_STATUS} AS status, r.status_reason, r.started_at
            FROM communities c JOIN runs r ON r.id = (
                SELECT max(id) FROM runs WHERE list_contains(scope, c.key) AND NOT dry_run)""",
     )
@@ -131,12 +133,8 @@ def last_runs(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
 
 
 def _label(run: dict[str, Any]) -> None:
-    """The run's outcome and label, as the status e-mail words them."""
-    run["outcome"], run["label"] = status_of(run["status"])
-
-
-def status_of(status: str) -> tuple[str, str]:
-    return status, STATUS_LABELS.get(status, status)
+    """The run's outcome and label as the status e-mail words them (a failed or incomplete run says why)."""
+    run["outcome"], run["label"] = status_of(run["status"], run["status_reason"])
 
 
 def summary(con: duckdb.DuckDBPyConnection, run_id: int, key: str) -> RunSummary:

@@ -86,7 +86,9 @@ async def run_page(request: Request) -> Response:
         name=name,
         key=key,
         summary=summary,
-        outcome=engine.status_of(summary["status"]),
+        outcome=engine.status_of(
+            summary["status"], summary.get("status_reason"), incomplete=bool(summary.get("incomplete"))
+        ),
         option_labels=engine.OPTION_LABELS,
         issues=issues,
         plan=plan,

@@ -6,21 +6,22 @@ import gc
 from typing import Any
 
 import click
-from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from bloomz_sync import executables, network, unreachable
+from bloomz_sync.pull import PullTap, has_bookmarks
 from tap_clever import connection
 from tap_clever.client import CleverStream
 from tap_clever.shared import Shared
 from tap_clever.streams import STREAM_TYPES
 
 
-class TapClever(Tap):
+class TapClever(PullTap):
     """Reads a district's roster from Clever."""
 
     name = "tap-clever"
+    source_kind = "clever"
     package_name = "bloomz-sync"  # the one distribution that installs every executable
     # msgspec writes Singer messages several times faster than the json module (millions of records).
     message_writer_class = MsgSpecWriter
@@ -108,6 +109,15 @@ class TapClever(Tap):
         if not hasattr(self, "shared"):
             self.shared = Shared(dict(self.config))
         return [stream_type(tap=self, shared=self.shared) for stream_type in STREAM_TYPES]
+
+    def pull_tenant(self) -> str | None:
+        """The Clever district the token reads (a district token sees exactly one)."""
+        districts = self.clever_streams["schools"].fetch("districts", {})
+        return ",".join(sorted(str(d["id"]) for d in districts)) or self.config.get("district_id")
+
+    def pull_mode(self) -> str:
+        incremental = self.config.get("incremental") and has_bookmarks(self.state, "last_event_id")
+        return "incremental" if incremental else "full"
 
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:

@@ -124,6 +124,16 @@ class CsvSource:
         """True when the bundle holds the whole collection (a bulk file), so a full sync may close it."""
         return self.file_mode(collection) == "bulk"
 
+    def header(self, collection: str) -> list[str]:
+        """The names of the collection file's header ([] when the bundle has no such file or it is empty)."""
+        path = self._file(FILES[collection]) if self.file_mode(collection) != "absent" else None
+        if path is None:
+            return []
+        with path.open("rb") as handle:
+            header = _header(handle.read(1 << 16).decode("utf-8-sig", errors="replace"))
+        _check_header(header, FILES[collection])
+        return header
+
     def load(
         self, con: duckdb.DuckDBPyConnection, collection: str, table: str, problems: list[Problem]
     ) -> CsvFile | None:
@@ -139,11 +149,7 @@ class CsvSource:
         header = _header(_text(data, name))
         if not header:  # reading it as empty would look like everyone left
             raise BundleError(f"{name} is empty: it has no header row")
-        if "sourcedid" not in (h.lower() for h in header):  # another delimiter, or not a OneRoster file
-            raise BundleError(
-                f"{name} line 1: the header has no sourcedId column; a OneRoster CSV file is "
-                "comma-separated with a header row"
-            )
+        _check_header(header, name)
         rejects = _read_with_duckdb(con, path, len(header), table, may_fail=True)
         if rejects is not None and _lines_add_up(con, data, table, header, rejects):
             loaded = CsvFile(name, header, data, frozenset(_line_at(data, byte) for byte, _, _ in rejects))
@@ -163,6 +169,15 @@ def _text(data: bytes, name: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BundleError(f"{name} is not UTF-8 text; save it as UTF-8 (with or without a BOM)") from None
+
+
+def _check_header(header: list[str], name: str) -> None:
+    """A header without sourcedId is another delimiter, or not a OneRoster file: the file cannot be read."""
+    if header and "sourcedid" not in (h.lower() for h in header):
+        raise BundleError(
+            f"{name} line 1: the header has no sourcedId column; a OneRoster CSV file is "
+            "comma-separated with a header row"
+        )
 
 
 def _header(text: str) -> list[str]:

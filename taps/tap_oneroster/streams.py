@@ -9,6 +9,7 @@ import msgspec
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from bloomz_sync import batches, contract
+from tap_oneroster.columns import MissingColumns
 from tap_oneroster.records import Query, Roster
 
 if TYPE_CHECKING:
@@ -49,15 +50,14 @@ class RosterStream(batches.BatchingStream):
 
     def closes_when_done(self, since: str | None) -> bool:
         """Collections read whole end with ACTIVATE_VERSION: a full sync, or an incremental run with no
-        bookmark yet (its first); a delta or a CSV delta never, nor a collection with unreadable rows."""
+        bookmark yet (its first); a delta or a CSV delta never, nor a stream missing rows the tap could not
+        read (``PullTap.rows_lost``)."""
         if since is not None or not self.config.get("emit_activate_version_messages", True):
             return False
-        tables = self.roster_tap.collections
         # A CSV delta or absent file is not the whole collection: closing the stream would remove the rest.
         # Nor is one with rows the tap could not read: their people must not look gone.
-        return all(tables.is_complete(c) and not tables.unreadable(c) for c in self.collections) and not (
-            tables.unreadable("roles") and "users" in self.collections
-        )
+        whole = all(self.roster_tap.collections.is_complete(c) for c in self.collections)
+        return whole and not self.roster_tap.rows_lost(self.name)
 
     def get_records(self, context: Any) -> Iterable[Record]:
         for raw in self._pull(context):
@@ -82,7 +82,12 @@ class RosterStream(batches.BatchingStream):
         """This run's records as JSON; ACTIVATE_VERSION waits for ``_pulled_complete`` (after the last
         BATCH)."""
         since = self.get_starting_replication_key_value(context) if self.replication_key else None
-        query = self.query(self.roster_tap.roster(), since)  # loads what the stream reads
+        try:
+            query = self.query(self.roster_tap.roster(), since)  # loads what the stream reads
+        except MissingColumns as exc:  # this stream cannot be read; the others may
+            self.roster_tap.report_stream_failed(self.name, str(exc))
+            return
+        self.roster_tap.report_problems()  # the rows its loading could not read
         version = self._initialized_at // 1000 if self.closes_when_done(since) else None
         self._stream_version = version  # every record of this pull carries it
         cursor = self.roster_tap.collections.con.execute(query.sql, query.params)

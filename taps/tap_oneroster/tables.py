@@ -25,7 +25,8 @@ from typing import Any, Protocol
 import duckdb
 import msgspec
 
-from tap_oneroster.csv_source import CsvFile, CsvSource
+from tap_oneroster import columns
+from tap_oneroster.csv_source import FILES, CsvFile, CsvSource
 from tap_oneroster.problems import Problem
 
 logger = logging.getLogger("tap_oneroster.tables")
@@ -165,6 +166,9 @@ class Collections:
         self.source = source
         self.date_order = date_order
         self.problems: list[Problem] = []
+        # (stream, fields or None for the whole stream, why): what a CSV column the bundle lacks would feed
+        self.not_provided: list[tuple[str, tuple[str, ...] | None, str]] = []
+        self._columns_checked: set[str] = set()
         self._tables: dict[tuple[str, str | None], str] = {}
         self._files: dict[str, CsvFile] = {}  # each collection's file, for the line of a row
         self._names = itertools.count()
@@ -184,10 +188,6 @@ class Collections:
         if isinstance(self.source, CsvSource):
             return self.source.file_mode(collection) != "absent"
         return collection not in ("roles", "userProfiles")
-
-    def unreadable(self, collection: str) -> bool:
-        """Whether rows of the collection could not be read (the run does not know it whole)."""
-        return any(p.collection == collection and p.severity == "error" for p in self.problems)
 
     def explicit_roles(self) -> str:
         """1.2 roles (user, roleType, role, org, beginDate, endDate, _ord): a bundle's roles.csv, or the
@@ -227,6 +227,7 @@ class Collections:
         table = f"t{next(self._names)}_{collection}"
         raw = f"{table}_raw"
         if isinstance(self.source, CsvSource):
+            self._check_columns(collection)
             loaded = self.source.load(self.con, collection, raw, self.problems)
             if loaded is None:  # the bundle does not carry it: an empty table of the same shape
                 self.con.execute(f"CREATE TABLE {raw} AS SELECT 0 AS _ord WHERE false")
@@ -260,6 +261,20 @@ class Collections:
                 {"since": since},
             )
         return table
+
+    def _check_columns(self, collection: str) -> None:
+        """A file without a column OneRoster requires raises ``columns.MissingColumns`` (the streams built
+        from it cannot be read); one without an optional column adds what it alone feeds to
+        ``not_provided`` (a missing column is not a column of empty cells)."""
+        assert isinstance(self.source, CsvSource)
+        header = self.source.header(collection)
+        if not header:
+            return
+        present = _present_columns(collection, header)
+        columns.check_required(FILES[collection], present, has_roles_file=self.has("roles"))
+        if collection not in self._columns_checked:
+            self._columns_checked.add(collection)
+            self.not_provided += columns.not_provided(FILES[collection], present)
 
     def _spool(self, collection: str, since: str | None, table: str) -> None:
         """A REST collection, read page by page, spooled as JSON lines and loaded (secrets dropped)."""
@@ -409,6 +424,17 @@ def _csv_columns(collection: str, loaded: CsvFile | None) -> list[tuple[str, str
     pairs = ", ".join(f"'{_quote(name)}', {_text_sql(f'c{i}')}" for name, i in vendor)
     columns.append(("_vendor", f"json_merge_patch('{{}}', json_object({pairs}))" if vendor else "'{}'::JSON"))
     return columns
+
+
+def _present_columns(collection: str, header: list[str]) -> list[str]:
+    """The header's names, and every spelling of each field the header has in any spelling or case
+    (OneRoster 1.0's ``agents`` is ``agentSourcedIds``)."""
+    lowered = {name.lower() for name in header}
+    present = dict.fromkeys(header)
+    for f in FIELDS[collection]:
+        if any(name.lower() in lowered for name in f.csv_names):
+            present.update(dict.fromkeys(f.csv_names))
+    return list(present)
 
 
 def _quote(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import weakref
 from datetime import UTC, datetime
@@ -10,25 +11,27 @@ from pathlib import Path
 from typing import Any
 
 import click
-from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.tap_base import CliTestOptionValue
 
-from bloomz_sync import executables, failures, network, private, unreachable
+from bloomz_sync import contract, executables, failures, network, private, unreachable
+from bloomz_sync.pull import PullTap, has_bookmarks
 from tap_oneroster import connection
 from tap_oneroster.auth import build_authenticator
 from tap_oneroster.client import RestSource
+from tap_oneroster.columns import MissingColumns
 from tap_oneroster.csv_source import CsvSource
 from tap_oneroster.records import Roster
 from tap_oneroster.streams import STREAM_TYPES, RosterStream
 from tap_oneroster.tables import Collections
 
 
-class TapOneRoster(Tap):
+class TapOneRoster(PullTap):
     """Reads a district's roster from a OneRoster server or CSV bundle."""
 
     name = "tap-oneroster"
+    source_kind = "oneroster"
     package_name = "bloomz-sync"  # the one distribution that installs every executable
     # msgspec writes Singer messages several times faster than the json module (millions of records).
     message_writer_class = MsgSpecWriter
@@ -198,20 +201,55 @@ class TapOneRoster(Tap):
                 now_utc(),
                 tuple(self.config.get("demographics") or ()),
             )
-            self.collections.problems += self._roster.users_without_a_role()
+            with contextlib.suppress(MissingColumns):  # the streams built from users say so
+                self.collections.problems += self._roster.users_without_a_role()
         self.report_problems()
         return self._roster
 
     def report_problems(self) -> None:
-        """Log what could not be read, once each: file, line and reason (never the row's content)."""
+        """What could not be read, once each: a row left out goes to the pull's account (``PullTap``: logged
+        with file, line and reason, never the row's content); anything else (a value read without, a user
+        with no role this tap imports) a logged warning."""
         problems = self.collections.problems
         for problem in problems[self._reported :]:
-            log = self.logger.error if problem.severity == "error" else self.logger.warning
-            log("%s %s", "unreadable row:" if problem.severity == "error" else "warning:", problem)
+            if problem.severity == "error":
+                # 1.2 roles.csv gives users their roles and schools: a bad row of it is a user missed.
+                collection = "users" if problem.collection == "roles" else problem.collection
+                reason = f"malformed row skipped: {problem.reason}"
+                self.report_unreadable(collection, problem.where, reason, problem.record_id)
+            else:
+                self.logger.warning("warning: %s", problem)
         self._reported = len(problems)
+        for stream, fields, why in self.collections.not_provided:
+            self.report_not_provided(stream, fields, why)
 
     def discover_streams(self) -> list[RosterStream]:
         return [stream_type(self) for stream_type in STREAM_TYPES]
+
+    def pull_tenant(self) -> str | None:
+        """The district org(s) the source lists; without one, the server (a CSV bundle then says nothing)."""
+        try:
+            orgs = self.collections.table("orgs")
+        except MissingColumns:  # reported by the streams built from orgs
+            return self.config.get("base_url") or None
+        found = self.collections.con.execute(
+            f'SELECT string_agg(DISTINCT "sourcedId", \',\' ORDER BY "sourcedId") FROM {orgs} '
+            "WHERE lower(trim(type)) = 'district'"
+        ).fetchone()
+        return (found[0] if found else None) or self.config.get("base_url") or None
+
+    def pull_mode(self) -> str:
+        incremental = self.config.get("incremental") and has_bookmarks(self.state, "replication_key_value")
+        return "incremental" if incremental else "full"
+
+    def streams_reading(self, name: str) -> tuple[str, ...]:
+        """A roster stream, or the streams built from a OneRoster collection (sections also read courses)."""
+        if name in contract.STREAMS:
+            return (name,)
+        readers = [
+            s.name for s in self.streams.values() if isinstance(s, RosterStream) and name in s.collections
+        ]
+        return (*readers, "sections") if name == "courses" else tuple(readers)
 
     @classmethod
     def get_singer_command(cls) -> click.Command:

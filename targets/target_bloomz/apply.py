@@ -94,7 +94,7 @@ def apply(
     """
     con.execute("BEGIN TRANSACTION")
     try:
-        journal.snapshot(con, source)  # re-sync (issue 7): the rows before, for undo
+        touched = journal.snapshot(con, source)  # re-sync (issue 7): the rows before, for undo
         for sql in _STATEMENTS:
             params = {"run": run_id, "source": source}
             con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
@@ -102,7 +102,7 @@ def apply(
         mirror.commit(con, run_id)  # source mirror: lands exactly when the run does
         if before_commit is not None:
             before_commit(con)
-        journal.record(con, run_id)  # after every write of the run: undo compares with the last image
+        journal.record(con, run_id, touched)  # after every write of the run: undo compares with it
         journal.count_change(con)
         if os.environ.get(PAUSE_ENV):  # re-sync tests only (see PAUSE_ENV)
             _pause(run_id, float(os.environ[PAUSE_ENV]))

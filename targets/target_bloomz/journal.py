@@ -1,14 +1,20 @@
-"""The journal: every store row a run changed, with its whole row before and after, so a run can be undone.
+"""The journal: every store row a run changed, so the run can be undone.
 
 Inside apply's transaction, ``snapshot`` records the keys the plan touches and their rows before the
 change; ``record`` writes one journal row per changed row (op insert, update or delete) once the plan's
-statements ran. All set-based: a few statements per table, joined on the table's typed key columns (the
-JSON ``row_key`` is only built for the journal row itself).
+statements ran. A row the run inserted is journaled by its key alone: undoing an insert deletes it. An
+updated or deleted row keeps its whole row before (``before``, JSON), which undo writes back. Every row
+the run left in the store keeps ``after_hash``, DuckDB's ``hash`` of the whole row: undo reverts a row only
+while its hash is still that one, i.e. nothing changed it since (a first sync journals a key and a number
+per row, not a copy of the row). All set-based: a few statements per table, joined on the table's typed key
+columns, each streaming into the journal (no window over the whole table: bounded memory at any size).
 """
 
 from __future__ import annotations
 
 import duckdb
+
+from target_bloomz import store
 
 # table → (key columns, SELECT of the keys the plan touches, as columns named like the table's keys)
 TABLES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -57,63 +63,64 @@ def key_json(table: str, alias: str) -> str:
     return "json_object(" + ", ".join(f"'{k}', {alias}.{k}" for k in keys) + ")"
 
 
-def _rows_of_keys(table: str, keys_table: str) -> str:
-    """The table's rows (key columns and the whole row as JSON) whose key is in ``keys_table``."""
-    keys = ", ".join(TABLES[table][0])
-    return f"SELECT {keys}, to_json(t) AS row FROM {table} t SEMI JOIN {keys_table} k USING ({keys})"
+def snapshot(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
+    """Remember the keys the plan touches, and the rows the store has of them before apply writes.
 
-
-def snapshot(con: duckdb.DuckDBPyConnection, source: str) -> None:
-    """Remember the keys the plan touches and their rows as they are before apply writes."""
+    Returns the tables the plan touches (a night that changes nothing journals nothing).
+    """
+    touched = []
     for table, (keys, keys_sql) in TABLES.items():
+        columns = ", ".join(keys)
         params = {"source": source} if "$source" in keys_sql else {}
-        distinct_keys = f"SELECT DISTINCT {', '.join(keys)} FROM ({keys_sql})"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE j_keys_{table} AS {distinct_keys}", params)
+        found = con.execute(
+            f"CREATE OR REPLACE TEMP TABLE j_keys_{table} AS SELECT DISTINCT {columns} FROM ({keys_sql})",
+            params,
+        ).fetchone()
+        if not found or not found[0]:
+            con.execute(f"DROP TABLE j_keys_{table}")
+            continue
+        touched.append(table)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE j_before_{table} AS {_rows_of_keys(table, f'j_keys_{table}')}"
+            f"""CREATE OR REPLACE TEMP TABLE j_before_{table} AS
+                SELECT {columns}, to_json(t) AS row, hash(t) AS row_hash
+                FROM {table} t SEMI JOIN j_keys_{table} USING ({columns})"""
         )
+    return touched
 
 
-def record(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
-    """Journal every touched row whose content changed, with its whole row before and after.
+def record(con: duckdb.DuckDBPyConnection, run_id: int, touched: list[str]) -> None:
+    """Journal every row of the ``touched`` tables whose content changed: numbered by table name, then key.
 
-    Numbered by table name, then row key (the JSON text), one table after the other. Bounded memory at
-    any size: the changed keys are found and numbered on keys alone (a row the store did not have is
-    changed if it is there now; only rows it had are compared), then the whole rows stream into the
-    journal, each joined to its narrow key.
+    A key the store did not have and has now is an insert; a row it had is an update when its hash
+    changed, a delete when it is gone. The rows are sorted by their typed key columns and numbered as they
+    stream in (store.in_insertion_order).
     """
     seq = 0
-    for table in sorted(TABLES):
-        keys = ", ".join(TABLES[table][0])
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE j_changed AS
-                SELECT {keys}, row_number() OVER (ORDER BY {key_json(table, "k")}) AS n
-                FROM (
-                    SELECT {keys} FROM j_keys_{table}
-                    SEMI JOIN {table} USING ({keys}) ANTI JOIN j_before_{table} USING ({keys})
-                    UNION ALL
-                    SELECT {keys} FROM j_before_{table} b
-                    LEFT JOIN ({_rows_of_keys(table, f"j_before_{table}")}) a USING ({keys})
-                    WHERE a.row IS DISTINCT FROM b.row
-                ) k"""
-        )
-        params = {"run": run_id, "seq": seq}
-        row = con.execute(
-            f"""INSERT INTO journal (run_id, seq, table_name, op, row_key, before, after)
-                SELECT $run, $seq + c.n, '{table}', CASE WHEN b.row IS NULL THEN 'insert' ELSE 'update' END,
-                    {key_json(table, "c")}, b.row, to_json(t)
-                FROM {table} t JOIN j_changed c USING ({keys}) LEFT JOIN j_before_{table} b USING ({keys})""",
-            params,
-        ).fetchone()
-        deleted = con.execute(
-            f"""INSERT INTO journal (run_id, seq, table_name, op, row_key, before, after)
-                SELECT $run, $seq + c.n, '{table}', 'delete', {key_json(table, "c")}, b.row, NULL
-                FROM j_changed c JOIN j_before_{table} b USING ({keys}) ANTI JOIN {table} t USING ({keys})""",
-            params,
-        ).fetchone()
-        seq += (int(row[0]) if row else 0) + (int(deleted[0]) if deleted else 0)
-        for done in ("j_changed", f"j_keys_{table}", f"j_before_{table}"):
-            con.execute(f"DROP TABLE {done}")
+    with store.in_insertion_order(con):  # the numbering follows the sort
+        for table in sorted(touched):
+            keys = ", ".join(TABLES[table][0])
+            written = con.execute(
+                f"""INSERT INTO journal (run_id, seq, table_name, op, row_key, before, after_hash)
+                    SELECT $run, $seq + row_number() OVER (), '{table}', op, {key_json(table, "c")}, before,
+                        after_hash
+                    FROM (
+                        SELECT {keys}, 'insert' AS op, NULL::JSON AS before, hash(t) AS after_hash
+                        FROM {table} t
+                        SEMI JOIN (SELECT {keys} FROM j_keys_{table}
+                                   ANTI JOIN j_before_{table} USING ({keys})) USING ({keys})
+                        UNION ALL
+                        SELECT {keys}, CASE WHEN a.after_hash IS NULL THEN 'delete' ELSE 'update' END, b.row,
+                            a.after_hash
+                        FROM j_before_{table} b
+                        LEFT JOIN (SELECT {keys}, hash(t) AS after_hash FROM {table} t
+                                   SEMI JOIN j_before_{table} USING ({keys})) a USING ({keys})
+                        WHERE a.after_hash IS DISTINCT FROM b.row_hash
+                        ORDER BY {keys}
+                    ) c""",
+                {"run": run_id, "seq": seq},
+            ).fetchone()
+            seq += int(written[0]) if written else 0
+            con.execute(f"DROP TABLE j_keys_{table}; DROP TABLE j_before_{table}")
 
 
 def count_change(con: duckdb.DuckDBPyConnection) -> None:

@@ -8,15 +8,13 @@ lists), so everything about students, contacts and memberships stays set-based i
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import duckdb
 
-from target_bloomz import contact_sql
-from target_bloomz.contact_info import Normalized, normalize_email, normalize_phone
 from target_bloomz.mapping import Mapping, MappingError
 
 log = logging.getLogger(__name__)
@@ -172,14 +170,10 @@ def normalize_contacts(con: duckdb.DuckDBPyConnection, region: str) -> None:
     people = ("stg_students", "stg_staff", "stg_contacts")
     con.execute(f"CREATE OR REPLACE TEMP TABLE new_contact_checks ({_CHECK_COLUMNS})")
     known = "contact_checks" if _has_contact_checks(con) else "new_contact_checks"  # a new store: none
-    counts: dict[str, tuple[int, int]] = {}  # field: (by SQL, by Python)
-    for field, fast, normalize, scope in (
-        # An e-mail address's check does not depend on the region.
-        ("email", contact_sql.email_check("raw"), normalize_email, ""),
-        ("phone", contact_sql.phone_check("raw", region), lambda raw: normalize_phone(raw, region), region),
-    ):
+    counts = {"email": (0, 0), "phone": (0, 0)}  # field: (by SQL, by Python)
+    for field in counts:
         union = " UNION ".join(f"SELECT {field} FROM {table} WHERE {field} IS NOT NULL" for table in people)
-        key = {"field": field, "region": scope}
+        key = {"field": field, "region": region if field == "phone" else ""}  # an e-mail's is any region's
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE distinct_{field} AS "
             f"SELECT raw, sha256(raw) AS raw_hash FROM ({union}) u(raw)"
@@ -190,14 +184,19 @@ def normalize_contacts(con: duckdb.DuckDBPyConnection, region: str) -> None:
             "ON k.field = $field AND k.region = $region AND k.raw_hash = d.raw_hash",
             key,
         )
-        counts[field] = _check_new_values(con, field, fast, normalize)
-        con.execute(f"INSERT INTO norm_{field} SELECT raw, value, warning FROM checked_{field}")
-        con.execute(
-            "INSERT INTO new_contact_checks SELECT $field, $region, raw_hash, value, warning "
-            f"FROM checked_{field}",
-            key,
-        )
-        con.execute(f"DROP TABLE distinct_{field}; DROP TABLE checked_{field}")
+        new = con.execute(
+            f"SELECT count(*) FROM distinct_{field} ANTI JOIN norm_{field} USING (raw)"
+        ).fetchone()
+        if new and new[0]:  # a night whose values were all checked before skips the checkers entirely
+            counts[field] = _check_new_values(con, field, region)
+            con.execute(f"INSERT INTO norm_{field} SELECT raw, value, warning FROM checked_{field}")
+            con.execute(
+                "INSERT INTO new_contact_checks SELECT $field, $region, raw_hash, value, warning "
+                f"FROM checked_{field}",
+                key,
+            )
+            con.execute(f"DROP TABLE checked_{field}")
+        con.execute(f"DROP TABLE distinct_{field}")
     log.info(
         "contact checks: %d e-mails and %d phones by the SQL fast path, %d in Python",
         counts["email"][0],
@@ -206,12 +205,19 @@ def normalize_contacts(con: duckdb.DuckDBPyConnection, region: str) -> None:
     )
 
 
-def _check_new_values(
-    con: duckdb.DuckDBPyConnection, field: str, fast: str, normalize: Callable[[str], Normalized]
-) -> tuple[int, int]:
+def _check_new_values(con: duckdb.DuckDBPyConnection, field: str, region: str) -> tuple[int, int]:
     """``checked_<field>(raw, raw_hash, value, warning, answered)`` for the values not in ``norm_<field>``:
     the SQL fast path (a struct: answered, value, warning) answers what it can, Python the rest. Returns
     how many each answered."""
+    # Imported here: email-validator and phonenumbers cost every run start-up time, and only a run with
+    # values never checked before needs them.
+    from target_bloomz import contact_info, contact_sql
+
+    if field == "email":
+        fast, normalize = contact_sql.email_check("raw"), contact_info.normalize_email
+    else:
+        fast = contact_sql.phone_check("raw", region)
+        normalize = functools.partial(contact_info.normalize_phone, region=region)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE checked_{field} AS SELECT raw, raw_hash, fast.value, fast.warning, "
         f"fast.answered FROM (SELECT raw, raw_hash, {fast} AS fast "

@@ -73,6 +73,21 @@ def _same_key(stream: str, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{k} = {right}.{k}" for k in contract.key_properties(stream))
 
 
+def keep_not_provided(con: duckdb.DuckDBPyConnection, feed: str, fields: dict[str, list[str]]) -> None:
+    """Give fields the source did not provide this pull (a CSV column the bundle lacks) the mirror's values,
+    so the plan sees them unchanged rather than blanked. Run after staging, before ``merge``."""
+    for stream, names in fields.items():
+        known = contract.load_schema(stream)["properties"]
+        keys = contract.key_properties(stream)
+        names = [n for n in dict.fromkeys(names) if n in known and n not in keys and not n.startswith("_")]
+        if names:
+            con.execute(
+                f"UPDATE stg_{stream} AS s SET {', '.join(f'{n} = m.{n}' for n in names)} "
+                f"FROM src_{stream} AS m WHERE m.feed = ? AND {_same_key(stream, 'm', 's')}",
+                [feed],
+            )
+
+
 @dataclass(frozen=True)
 class Merged:
     """What a merge found: the streams complete in the mirror afterwards, and how the run's pull compares."""

@@ -65,6 +65,10 @@ ORDER BY c.key, p.id
 """
 
 
+# A run's status as people read it (SQL over ``runs r``): one applied from an incomplete pull
+# (target-bloomz's apply_incomplete_pulls) is "incomplete", never "applied" (Completed).
+RUN_STATUS = "CASE WHEN r.status = 'applied' AND r.pull_complete = false THEN 'incomplete' ELSE r.status END"
+
 # The stream of the warning a run gets when its status e-mail reaches nobody.
 NO_RECIPIENT_STREAM = "notify_to"
 
@@ -72,13 +76,13 @@ NO_RECIPIENT_STREAM = "notify_to"
 def run_summary(con: duckdb.DuckDBPyConnection, run_id: int, community_key: str) -> RunSummary:
     """One run as the status e-mail, ``bloomz-sync status`` and the report page show it."""
     row = con.execute(
-        "SELECT source, status, status_reason, error, options, mapping_file, started_at, finished_at "
-        "FROM runs WHERE id = ?",
+        "SELECT source, status, status_reason, error, options, mapping_file, started_at, finished_at, "
+        "pull_complete FROM runs WHERE id = ?",
         [run_id],
     ).fetchone()
     if row is None:
         raise LookupError(f"no run {run_id} in the store")
-    source, status, reason, error, options, mapping_file, started, finished = row
+    source, status, reason, error, options, mapping_file, started, finished, pull_complete = row
     name = con.execute("SELECT name FROM communities WHERE key = ?", [community_key]).fetchone()
     counts: dict[str, dict[str, int]] = {}
     for what, label, n in con.execute(_COUNTS, {"run": run_id, "key": community_key}).fetchall():
@@ -111,6 +115,8 @@ def run_summary(con: duckdb.DuckDBPyConnection, run_id: int, community_key: str)
         issues=issues,
         held_reason=reason if status == "held" else None,
         notices=notices,
+        status_reason=reason,
+        incomplete=status == "applied" and pull_complete is False,
         invitations=invitations,
         mapping_file=mapping_file,
     )

@@ -22,9 +22,19 @@ from target_bloomz.outbox import DeliveryReport, DeliverySettings, deliver_pendi
 log = logging.getLogger(__name__)
 
 
-def in_apply(con: duckdb.DuckDBPyConnection, run_id: int, mapping: Mapping, *, signup_url: str) -> None:
-    """Family codes, invitations and status e-mails of an applied run, inside its transaction."""
-    codes = assign_family_codes(con)
+def in_apply(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    mapping: Mapping,
+    *,
+    signup_url: str,
+    family_codes: bool = True,
+) -> None:
+    """Family codes, invitations and status e-mails of an applied run, inside its transaction.
+
+    ``family_codes`` False (an incomplete pull): who has no parent is known only from a complete pull.
+    """
+    codes = assign_family_codes(con) if family_codes else 0
     invited: InvitationCounts = queue_invitations(con, run_id, mapping.options, signup_url=signup_url)
     queue_status_emails(con, run_id)
     log.info(

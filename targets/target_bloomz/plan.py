@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from target_bloomz import accounting, identity, issue_scope, removals
+from target_bloomz import accounting, identity, issue_scope, removals, store
 from target_bloomz.mapping import Mapping
 
 # Staff first, then students, then parents: a class member appearing in several roles keeps the first.
@@ -538,16 +538,11 @@ def _save_plan_rows(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     number is its place in that order.
     """
     con.execute(f"CREATE OR REPLACE TEMP TABLE p_plan_rows AS {_PLAN_ROWS}")
-    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
-    keep_order = bool(row and row[0])
-    con.execute("SET preserve_insertion_order = true")  # the sorted row ids keep their order as rowid
-    try:
+    with store.in_insertion_order(con):  # the sorted row ids keep their order as rowid
         con.execute(
             "CREATE OR REPLACE TEMP TABLE p_plan_order AS "
             "SELECT rowid AS plan_row FROM p_plan_rows ORDER BY ord, target, source_id"
         )
-    finally:
-        con.execute(f"SET preserve_insertion_order = {str(keep_order).lower()}")
     # row ids of a new table count up from where its storage starts (inside a transaction, not from 0)
     con.execute(
         """INSERT INTO plan_rows
@@ -589,7 +584,7 @@ def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> Plan
     def run(sql: str, *names: str) -> None:
         con.execute(sql, {n: params[n] for n in names})
 
-    # a run held before store version 8 has no department problems saved with it (held.py)
+    # a run held before store version 10 has no department problems saved with it (held.py)
     con.execute("CREATE TEMP TABLE IF NOT EXISTS map_org_problems (org_id VARCHAR, problem VARCHAR)")
     run(_COMMUNITIES, "source")
     run(_SECTIONS)

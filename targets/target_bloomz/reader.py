@@ -6,7 +6,8 @@ drain limits, and our sink then encodes the dict again. Staging (stage.py) only 
 one line of its stream's spool file, so this reader decodes each line only as far as its envelope and
 appends a roster record's bytes as they came. Every other message (SCHEMA, STATE, ACTIVATE_VERSION, BATCH,
 records of other streams, or any record when stream maps are configured) is decoded fully and handed to the
-SDK's callback, so the SDK's behaviour stays for those.
+SDK's callback, so the SDK's behaviour stays for those. Messages of the contract stream ``pull`` go to the
+run's ``PullInput`` (pull.py), with the order streams came in and where the input broke off.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from singer_sdk.contrib.msgspec import decoder as sdk_decoder
 from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 
+from bloomz_sync import contract
 from bloomz_sync.failures import BadInput
+from target_bloomz.pull import PullInput
 
 if t.TYPE_CHECKING:
     from target_bloomz.progress import Progress
@@ -113,6 +116,7 @@ class RosterReader(GenericSingerReader[t.Any]):
         self.versioned: set[str] = set()
         self.spooled: Counter[str] = Counter()
         self._progress: Progress | None = None
+        self.pull = PullInput()
 
     def spool_records(self, spool_for: SpoolFor) -> None:
         """Enable the fast path: ``spool_for(stream)`` is the file a stream's records go to, or None."""
@@ -153,16 +157,28 @@ class RosterReader(GenericSingerReader[t.Any]):
         callbacks: dict[str, Callable[[dict], None]],
         stats: Counter[str],
     ) -> None:
+        seen = self.pull.seen
         for number, line in _lines(file_input or self.default_input):
             if not line.strip():
                 continue
-            envelope = _envelope(line, number)
+            try:
+                envelope = _envelope(line, number)
+            except BadInput:
+                if line.endswith(b"\n" if isinstance(line, bytes) else "\n"):
+                    raise
+                self.pull.broke_off(number)  # the tap was killed while writing its last message
+                break
             stream = envelope.stream
             if envelope.type != "SCHEMA" and stream is not None and stream not in self._schemas:
                 raise MessageBeforeSchema(
                     f"line {number} of the input: a {envelope.type} message of stream {stream[:60]!r} "
                     "came before the stream's SCHEMA message; the tap must send the SCHEMA first"
                 )
+            if stream == contract.PULL:
+                self._take_pull(envelope)  # not counted: the counts are of what the run imports
+                continue
+            if stream is not None and (stream not in seen or self.pull.finished is not None):
+                self.pull.saw(stream, envelope.type)
             if envelope.version is not None and envelope.type in _VERSIONED and stream:
                 self.versioned.add(stream)  # a full pull's table version (a delta's carry none)
             if envelope.type == "RECORD" and self._spooled(envelope, number):
@@ -190,6 +206,14 @@ class RosterReader(GenericSingerReader[t.Any]):
         except msgspec.ValidationError as error:
             raise BadInput(f"line {number} of the input: {kind} message: {error}") from None
         return self.deserialize_json(line)
+
+    def _take_pull(self, envelope: Envelope) -> None:
+        """A message of the pull stream: its records go to ``self.pull``, never to a sink or the store."""
+        if envelope.type == "SCHEMA":
+            self.pull.announced = True
+            self._schemas.add(contract.PULL)
+        elif envelope.type == "RECORD":
+            self.pull.take(msgspec.json.decode(envelope.record) if len(envelope.record) else None)
 
     def _spooled(self, envelope: Envelope, number: int) -> bool:
         """Append a roster record to its stream's spool; False when the SDK must take it."""

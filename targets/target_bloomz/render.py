@@ -30,7 +30,7 @@ class RunSummary(TypedDict):
     run_id: int | str
     community: str  # the school community's name
     source: str  # "clever" | "oneroster" (or a preset name such as "skyward")
-    status: str  # planned | dry_run | applied | held | discarded | failed | undone | refused
+    status: str  # planned | dry_run | applied | held | discarded | failed | undone | refused (runs.status)
     started_at: datetime | str
     finished_at: NotRequired[datetime | str | None]
     options: NotRequired[Mapping[str, Any]]  # ImportOptions fields (and mapping choices) by name
@@ -38,6 +38,8 @@ class RunSummary(TypedDict):
     issues: NotRequired[Sequence[Issue]]
     held_reason: NotRequired[str | None]  # why a held run was held (which limit, by how much)
     notices: NotRequired[Sequence[str]]  # shown above everything else: "the status e-mail reached nobody"
+    status_reason: NotRequired[str | None]  # what follows the status's name ("Failed: <reason>")
+    incomplete: NotRequired[bool]  # applied, but its pull was incomplete (adds and updates only)
     invitations: NotRequired[Mapping[str, int]]  # messages queued by channel: {"email": 40, "sms": 31}
     mapping_file: NotRequired[str | None]
 
@@ -84,6 +86,7 @@ STATUS_LABELS = {
     "dry_run": "Dry run: nothing was changed",
     "held": "Held for approval: nothing was changed",
     "failed": "Failed",
+    "incomplete": "Incomplete",
     "planned": "Planned",
     "discarded": "Discarded",
     "undone": "Undone",
@@ -170,6 +173,18 @@ def render_family_code_letters(letters: Sequence[FamilyCodeLetter], *, school: s
     )
 
 
+def status_of(status: str, reason: str | None = None, *, incomplete: bool = False) -> tuple[str, str]:
+    """(status, label) of a run as admins read it, in the e-mail, ``status`` and the console alike: an
+    applied run whose pull was incomplete is "Incomplete", never "Completed"; a failed or incomplete run
+    says why."""
+    if incomplete:
+        status = "incomplete"  # applied in part
+    label = STATUS_LABELS.get(status, status)
+    if status in ("failed", "incomplete") and reason:
+        label = f"{label.partition(':')[0]}: {reason}"
+    return status, label
+
+
 def _status_context(summary: RunSummary, *, max_issues: int | None) -> dict[str, Any]:
     counts = summary.get("counts") or {}
     entities = [*ENTITIES, *(name for name in counts if name not in ENTITIES)]
@@ -190,7 +205,9 @@ def _status_context(summary: RunSummary, *, max_issues: int | None) -> dict[str,
     tally = ", ".join(
         f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((errors, "error"), (warnings, "warning")) if n
     )
-    status_label = STATUS_LABELS.get(status, status)
+    status, status_label = status_of(
+        status, summary.get("status_reason"), incomplete=bool(summary.get("incomplete"))
+    )
     headline = status_label.partition(":")[0]
     return {
         "run_id": summary["run_id"],

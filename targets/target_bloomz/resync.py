@@ -188,14 +188,18 @@ def record_refusals(con: duckdb.DuckDBPyConnection, database: Path, after_run: A
     return recorded
 
 
-def record_refused(con: duckdb.DuckDBPyConnection, mapping: Mapping, reason: str) -> int:
-    """Record a run refused after the mapping step (status refused, with why) for the communities it found
-    (map_schools), so admins see it; return its id."""
-    row = con.execute(
-        "SELECT list(DISTINCT community_key ORDER BY community_key), list(school_id ORDER BY school_id) "
-        "FROM map_schools"
-    ).fetchone()
-    scope, school_ids = (list(row[0] or []), list(row[1] or [])) if row else ([], None)
+def record_refused(
+    con: duckdb.DuckDBPyConnection, mapping: Mapping, reason: str, *, scope: list[str] | None = None
+) -> int:
+    """Record a refused run (status refused, with why) so admins see it; return its id. Its scope: the
+    communities the mapping step found (map_schools), or ``scope`` when refused before that step."""
+    school_ids = None
+    if scope is None:
+        row = con.execute(
+            "SELECT list(DISTINCT community_key ORDER BY community_key), list(school_id ORDER BY school_id) "
+            "FROM map_schools"
+        ).fetchone()
+        scope, school_ids = (list(row[0] or []), list(row[1] or [])) if row else ([], None)
     run_id = refusals.insert(con, refusal(mapping, scope, reason, school_ids))
     print(f"Run {run_id} refused, nothing applied: {reason}", file=sys.stderr, flush=True)
     return run_id

@@ -81,10 +81,21 @@ def save_counts(con: duckdb.DuckDBPyConnection, run_id: int, counts: dict[str, d
     con.execute("UPDATE runs SET counts = ? WHERE id = ?", [json.dumps(counts), run_id])
 
 
-def finish(con: duckdb.DuckDBPyConnection, run_id: int, status: str, *, error: str | None = None) -> None:
-    """Set the final status of a run that is not applied (dry_run, failed); apply marks applied runs."""
+def finish(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    status: str,
+    *,
+    error: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Set the final status of a run that is not applied (dry_run, failed); apply marks applied runs.
+
+    ``reason`` is what the status says after its name ("Failed: <reason>"); ``error`` is listed as an error.
+    """
     con.execute(
-        "UPDATE runs SET status = ?, error = ?, finished_at = now() WHERE id = ?", [status, error, run_id]
+        "UPDATE runs SET status = ?, error = ?, status_reason = ?, finished_at = now() WHERE id = ?",
+        [status, error, reason, run_id],
     )
 
 

@@ -154,13 +154,13 @@ def stage(con: duckdb.DuckDBPyConnection, spool_dir: Path) -> dict[str, int]:
         "CREATE OR REPLACE TEMP TABLE stg_rejects "
         "(stream VARCHAR, record_key VARCHAR, problem VARCHAR, json JSON)"
     )
-    received = {}
+    received = dict.fromkeys(contract.STREAMS, 0)
     for stream in contract.STREAMS:
         spool = spool_dir / f"{stream}.ndjson"
-        if spool.exists() and spool.stat().st_size:
-            source = f"read_json_objects({_quote(str(spool))}, format = 'newline_delimited')"
-        else:
-            source = "(SELECT NULL::JSON AS json WHERE false)"
+        if not spool.exists() or not spool.stat().st_size:
+            _empty(con, stream)  # a stream the input did not touch: nothing to check
+            continue
+        source = f"read_json_objects({_quote(str(spool))}, format = 'newline_delimited')"
         try:
             received[stream] = _check(con, stream, source)
         except duckdb.InvalidInputException as error:  # a line of a BATCH file or a record that is not JSON
@@ -177,6 +177,15 @@ def _reason(error: duckdb.Error) -> str:
     """DuckDB's reason without the spool's path (the position stays; the record's content is never in it)."""
     text = str(error).removeprefix("Invalid Input Error: ").strip()
     return re.sub(r' (while reading|in) file "[^"]*"', "", text)
+
+
+def _empty(con: duckdb.DuckDBPyConnection, stream: str) -> None:
+    """``stg_<stream>`` with no rows, typed as a checked stream's (one statement, not a pass over nothing)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE stg_{stream} AS "
+        f"SELECT {', '.join(columns(stream))}, {_deleted_at(stream)}, NULL::BIGINT AS _line "
+        "FROM (SELECT NULL::VARCHAR[] AS s, NULL::VARCHAR[] AS t WHERE false)"
+    )
 
 
 def _check(con: duckdb.DuckDBPyConnection, stream: str, source: str) -> int:

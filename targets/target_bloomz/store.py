@@ -7,7 +7,8 @@ place; each upgrade step is one function in ``_UPGRADES`` run inside a transacti
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -16,7 +17,7 @@ from bloomz_sync import private
 from bloomz_sync.failures import Failure
 from target_bloomz import mirror
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 10
 
 _DDL_V1 = """
 CREATE TABLE store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -268,7 +269,30 @@ def _upgrade_to_7(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _upgrade_to_8(con: duckdb.DuckDBPyConnection) -> None:
-    # Version 8 (issue 18): a school record says whether it is a school or a department, and its parent org.
+    # Version 8 (issue 20): a run keeps its pull (source, district, whether it finished: pull.py); which
+    # source and district fill each feed and community, so another's pull is refused (sources.py).
+    con.execute("ALTER TABLE runs ADD COLUMN pull JSON")
+    con.execute("ALTER TABLE runs ADD COLUMN pull_complete BOOLEAN")  # NULL: a run from before version 8
+    con.execute("ALTER TABLE communities ADD COLUMN tenant VARCHAR")
+    con.execute(
+        """CREATE TABLE feeds (
+               feed VARCHAR PRIMARY KEY,
+               source VARCHAR NOT NULL,
+               tenant VARCHAR,                -- the district the pulls come from (NULL: not said)
+               tap VARCHAR,
+               first_run BIGINT,
+               last_run BIGINT)"""
+    )
+
+
+def _upgrade_to_9(con: duckdb.DuckDBPyConnection) -> None:
+    # Version 9 (issue 19): the journal keeps the hash of each row a run left (journal.py), not a JSON
+    # copy of it; older journal rows keep their ``after`` images, which undo still compares.
+    con.execute("ALTER TABLE journal ADD COLUMN after_hash UBIGINT")
+
+
+def _upgrade_to_10(con: duckdb.DuckDBPyConnection) -> None:
+    # Version 10 (issue 18): a school record says whether it is a school or a department, and its parent org.
     mirror.rebuild_table(con, "schools")
 
 
@@ -281,6 +305,8 @@ _UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     6: _upgrade_to_6,
     7: _upgrade_to_7,
     8: _upgrade_to_8,
+    9: _upgrade_to_9,
+    10: _upgrade_to_10,
 }
 
 
@@ -340,6 +366,20 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         private.protect(own)
     upgrade(con)
     return con
+
+
+@contextmanager
+def in_insertion_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Statements inside keep insertion order: a sorted SELECT goes into a table in its order (its rowids
+    follow the sort), and ``row_number() OVER ()`` numbers the rows in that order without holding them (a
+    numbering window with ORDER BY holds every whole row in memory)."""
+    row = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    kept = bool(row and row[0])
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {str(kept).lower()}")
 
 
 def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

@@ -1,12 +1,12 @@
 """Undo: revert an applied run from its journal, row by row, where nothing after it changed the row.
 
-A row is reverted only when it is still exactly as the run left it (the journal's ``after``): a row a later
-run or an edit in Bloomz changed is left alone and named in the report. A class, person or community the
-run created is deleted only when nothing still refers to it. A family code stays with its student: a
-printed letter must stay valid. The run's messages still pending in the outbox (invitations, status
-e-mails) are withdrawn; those already sent cannot be unsent and are counted in the report (a person undo
-deletes is a new person, with a new id, when a later run re-creates them, so is invited again). All in one
-transaction; the run becomes ``undone``.
+A row is reverted only when it is still exactly as the run left it (its hash is the journal's
+``after_hash``): a row a later run or an edit in Bloomz changed is left alone and named in the report. A
+class, person or community the run created is deleted only when nothing still refers to it. A family code
+stays with its student: a printed letter must stay valid. The run's messages still pending in the outbox
+(invitations, status e-mails) are withdrawn; those already sent cannot be unsent and are counted in the
+report (a person undo deletes is a new person, with a new id, when a later run re-creates them, so is
+invited again). All in one transaction; the run becomes ``undone``.
 
 Neither Meltano's bookmark nor the source mirror (mirror.py) is moved: both say what the source said, which
 undo does not change. So the next night, incremental or full, plans from the source as it is then and
@@ -98,14 +98,16 @@ def undo(con: duckdb.DuckDBPyConnection, run_id: int) -> UndoReport:
     if row[0] != "applied":
         raise UndoError(f"run {run_id} is {row[0]}: only an applied run can be undone")
     entries = con.execute(
-        "SELECT table_name, op, row_key, before, after FROM journal WHERE run_id = ? ORDER BY seq", [run_id]
+        "SELECT table_name, op, row_key, before, after, after_hash FROM journal "
+        "WHERE run_id = ? ORDER BY seq",
+        [run_id],
     ).fetchall()
     entries.sort(key=lambda e: _ORDER.index(e[0]))
     report = UndoReport(run_id)
     con.execute("BEGIN TRANSACTION")
     try:
-        for table, op, row_key, before, after in entries:
-            problem = _revert(con, run_id, table, op, json.loads(row_key), before, after)
+        for table, op, row_key, before, after, after_hash in entries:
+            problem = _revert(con, run_id, table, op, json.loads(row_key), before, (after, after_hash))
             if problem:
                 report.not_reverted.append(f"{table} {row_key}: {problem}")
             else:
@@ -131,13 +133,19 @@ def _revert(
     op: str,
     key: dict[str, Any],
     before: str | None,
-    after: str | None,
+    left: tuple[str | None, int | None],
 ) -> str | None:
-    """Revert one journal row; return why it could not be, or None."""
+    """Revert one journal row; return why it could not be, or None.
+
+    ``left``: the row as the run left it, by its hash (or, in journals of stores before version 9, its
+    JSON image); both None for a row the run deleted.
+    """
     where = " AND ".join(f"{name} = ${name}" for name in key)
-    current = con.execute(f"SELECT to_json(t) FROM {table} t WHERE {where}", key).fetchone()
-    now = current[0] if current else None
-    if _normal(now) != _normal(after):
+    current = con.execute(f"SELECT to_json(t), hash(t) FROM {table} t WHERE {where}", key).fetchone()
+    now, now_hash = current if current else (None, None)
+    after, after_hash = left
+    as_left = now_hash == after_hash if after_hash is not None else _normal(now) == _normal(after)
+    if not as_left:
         later = (
             con.execute(f"SELECT max(updated_run) FROM {table} t WHERE {where}", key).fetchone()
             if table not in ("person_sources", "community_sources") and now
@@ -148,7 +156,7 @@ def _revert(
         return "changed in Bloomz after the run" if now else "deleted in Bloomz after the run"
     if op == "insert":
         refs = _REFERENCES.get(table, [])
-        params = {"id": key.get("id"), **json.loads(after or "{}")}
+        params = {"id": key.get("id"), **json.loads(now or "{}")}
         for sql in refs:
             used = con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql}).fetchone()
             if used and used[0]:

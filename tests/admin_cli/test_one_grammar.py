@@ -78,11 +78,16 @@ def test_the_report_of_a_run_over_several_schools_has_a_section_per_school(impor
 
 def test_a_name_that_fits_several_lists_them(imported, cli, tmp_path):
     # The same schools imported a second time from OneRoster (same ids): each staff member is now two
-    # people, one per source, both known by the same source id.
+    # people, one per source, both known by the same source id. The mapping places the schools in
+    # communities of their own by hand: without that, a school another source brought is refused.
     oneroster = tmp_path / "oneroster.yml"
-    oneroster.write_text("extends: oneroster\n" + NO_LIMITS)
+    oneroster.write_text(
+        "extends: oneroster\ncommunities:\n  groups:\n"
+        "  - {key: 'oneroster:sch1', name: Lincoln Elementary, schools: [sch1]}\n"
+        "  - {key: 'oneroster:sch2', name: Jefferson Middle, schools: [sch2]}\n" + NO_LIMITS
+    )
     config = {"database": str(imported), "mapping": str(oneroster)}
-    second = run_target(config, singer_lines(district()), tmp_path)
+    second = run_target(config, singer_lines(district(), source="oneroster"), tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     clever, other = (
         query(imported, "SELECT person_id FROM person_sources WHERE source = ? AND source_id = 'tea1'", [s])[

@@ -2,8 +2,9 @@
 
 Link the district (District Auth Token), see the admin rule and the sharing warnings, pick a school with
 its counts, choose the Student ID field and the contact types from the source's values, preview, import,
-watch "Sync in progress", read Last Import Status, approve a held run, turn the schedule on, and find the
-classes under Manage and the runs under History. Every figure on screen is checked against the store.
+watch "Sync in progress", read Last Import Status, see a pull the source cuts short fail, approve a held
+run, turn the schedule on, and find the classes under Manage and the runs under History. Every figure on
+screen is checked against the store.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from playwright.sync_api import expect
+from roster_sandbox.testing import Sandbox
 
 from tests.console.conftest import RunningConsole, needs_chromium
 from tests.console.helpers import (
@@ -36,7 +38,7 @@ def _count(page, what: str, action: str) -> int:
 
 
 def test_link_pick_options_import_approve_schedule(
-    console_server: RunningConsole, browser, tmp_path: Path
+    console_server: RunningConsole, demo_sandbox: Sandbox, browser, tmp_path: Path
 ) -> None:
     page = new_page(browser)
     url, database = console_server.url, console_server.database
@@ -156,6 +158,23 @@ def test_link_pick_options_import_approve_schedule(
     ]
     parents = query(database, "SELECT count(*) FROM people WHERE kind = 'parent'")[0][0]
     assert _count(page, "parents", "added") == parents > 137, "Parent/Guardian and Family contacts"
+
+    # A pull the source cuts short (Clever stops taking the token half-way): the import fails, the page
+    # says why, Last Import Status says Failed, and the store is as it was.
+    before = query(database, "SELECT kind, count(*) FROM people GROUP BY ALL ORDER BY 1")
+    demo_sandbox.set_faults({"kind": "status", "status": 401, "path": "/v3.0/sections", "count": None})
+    try:
+        page.goto(url + "/schools/maple-grove/school-2")
+        outcome = press_and_watch(page, "import", tmp_path)
+    finally:
+        demo_sandbox.clear_faults()
+    assert outcome.startswith("Failed: the source stopped before the pull was complete (tap-clever"), outcome
+    assert outcome.endswith("nothing was changed"), outcome
+    page.click("text=Last Import Status: run")
+    assert page.inner_text("#run-status") == outcome
+    assert query(database, "SELECT kind, count(*) FROM people GROUP BY ALL ORDER BY 1") == before
+    page.goto(url + "/schools/maple-grove/school-2")
+    assert page.inner_text("#status .badge") == outcome, "the school page's Last Import Status"
 
     # A held run: a new class name template renames every class, over the 50% limit on updates.
     page.goto(url + "/schools/maple-grove/school-2")

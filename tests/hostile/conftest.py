@@ -85,20 +85,23 @@ def assert_clean(
     for secret in private:
         assert secret not in run.printed, f"{secret!r} was printed"
     if exit_code:  # the failure line: a plugin's "stopped:", click's "Error:", a validator's "file:line:",
-        # or target-bloomz's refused or held run ("Run N refused, nothing applied: <why>")
-        ends = r" stopped: |^Error: |^\S+:\d+: |^Run \d+ (refused|HELD for approval), nothing applied"
+        # or target-bloomz's refused, held, failed or incomplete run ("Run N refused, nothing applied: <why>")
+        ends = (
+            r" stopped: |^Error: |^\S+:\d+: |^Run \d+ (refused|HELD for approval), nothing applied"
+            r"|^Run \d+ (failed|incomplete): "
+        )
         failure = [line for line in run.stderr.splitlines() if re.search(ends, line)]
         assert failure, f"no failure line in:\n{run.stderr[-3000:]}"
 
 
-def assert_store(database: Path, before: dict[str, Any], *, applied: bool) -> None:
-    """Unchanged when the run failed. When it did not, one more run, applied, and everything the district
-    had before still there (the cases resend the good district, adding only their own records)."""
+def assert_store(database: Path, before: dict[str, Any], *, applied: bool, runs: int = 1) -> None:
+    """Unchanged when the run failed. When it did not, ``runs`` more runs, the last applied, and everything
+    the district had before still there (the cases resend the good district, adding only their records)."""
     after = runner.store_state(database)
     if not applied:
         assert after == before, "a failed run changed the store"
         return
-    assert len(after["runs"]) == len(before["runs"]) + 1
+    assert len(after["runs"]) == len(before["runs"]) + runs
     assert runner.last_run_status(database) == "applied"
     for table in DISTRICT_TABLES:
         missing = {repr(row) for row in before[table]} - {repr(row) for row in after[table]}

@@ -71,8 +71,12 @@ def target_bloomz(config: dict[str, Any], singer: Path, folder: Path) -> Night:
         )
     states = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]  # state values
     with singer.open() as lines:
-        records = sum(1 for line in lines if json.loads(line)["type"] == "RECORD")
+        records = sum(1 for message in map(json.loads, lines) if _roster_record(message))
     return Night(done.returncode, done.stderr, states, records)
+
+
+def _roster_record(message: dict[str, Any]) -> bool:
+    return message["type"] == "RECORD" and message["stream"] != "pull"  # not the pull's own records
 
 
 def export(database: Path) -> dict[str, Any]:

@@ -99,6 +99,23 @@ def test_a_held_run_says_why_and_that_nothing_changed() -> None:
     assert "No errors or warnings." in email.text
 
 
+def test_an_incomplete_run_whose_email_reached_nobody_says_both_in_the_email_and_on_the_page() -> None:
+    reason = "the pull was not complete (users.csv line 7: unclosed quote); its adds and updates were applied"
+    nobody = "no School Admin of Lincoln Elementary has an e-mail address: this e-mail reached nobody"
+    summary: RunSummary = {**SUMMARY, "incomplete": True, "status_reason": reason, "notices": [nobody]}
+
+    email = render_status_email(summary)
+    page = render_report_page(summary)
+
+    assert email.subject == "Bulk Import Status: Lincoln Elementary (Clever): Incomplete, 1 error, 1 warning"
+    assert f"Status: Incomplete: {reason}" in email.text.splitlines()
+    assert f"Note: {nobody}" in email.text.splitlines()
+    assert "Completed" not in email.text
+    for html in (email.html, page):
+        assert f"Incomplete: {reason}" in html
+        assert nobody in html
+
+
 def test_a_long_list_of_issues_is_cut_in_the_email_but_not_on_the_page() -> None:
     many: RunSummary = {
         **SUMMARY,

@@ -149,11 +149,54 @@ def district() -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def pull_messages(event: str, **fields: Any) -> list[dict[str, Any]]:
+    """The pull stream's messages a tap writes (bloomz_sync/pull.py): its SCHEMA with ``started``."""
+    record = {"pull_id": "test-pull", "event": event, "at": "2026-11-23T02:00:00Z", **fields}
+    schema = contract.load_schema(contract.PULL)
+    head = [{"type": "SCHEMA", "stream": "pull", "schema": schema, "key_properties": ["pull_id", "event"]}]
+    return [*(head if event == "started" else []), {"type": "RECORD", "stream": "pull", "record": record}]
+
+
+def pull_frame(
+    records: dict[str, list[dict[str, Any]]],
+    *,
+    activate: bool = True,
+    pull: str | None = "finished",
+    source: str = "clever",
+    tenant: str | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The pull messages a tap writes before its streams and after them, for these records.
+
+    ``pull``: "finished" (a pull that ended normally), "started" (one cut short after its last record), or
+    None (no pull records at all).
+    """
+    if pull is None:
+        return [], []
+    mode = "full" if activate else "incremental"
+    head = pull_messages("started", source=source, tenant=tenant, mode=mode, tap=f"tap-{source}")
+    if pull != "finished":
+        return head, []
+    streams = {
+        stream: {"records": len(rows), "complete": activate}
+        for stream, rows in records.items()
+        if stream in contract.STREAMS
+    }
+    return head, pull_messages("finished", streams=streams, unreadable=[], failed={}, not_provided=[])
+
+
 def singer_lines(
-    records: dict[str, list[dict[str, Any]]], *, state: dict | None = None, activate: bool = True
+    records: dict[str, list[dict[str, Any]]],
+    *,
+    state: dict | None = None,
+    activate: bool = True,
+    pull: str | None = "finished",
+    source: str = "clever",
+    tenant: str | None = None,
 ) -> str:
-    """Singer messages for the records: SCHEMA, RECORDs, ACTIVATE_VERSION per stream, then STATE."""
-    lines: list[dict[str, Any]] = []
+    """Singer messages for the records, as a tap writes them: the pull's started record, then per stream
+    SCHEMA, RECORDs and ACTIVATE_VERSION, then STATE and the pull's finished record (``pull_frame``)."""
+    head, tail = pull_frame(records, activate=activate, pull=pull, source=source, tenant=tenant)
+    lines: list[dict[str, Any]] = [*head]
     for stream, rows in records.items():
         lines.append(
             {
@@ -169,6 +212,7 @@ def singer_lines(
         if activate:
             lines.append({"type": "ACTIVATE_VERSION", "stream": stream, "version": 1})
     lines.append({"type": "STATE", "value": state or {"bookmarks": {"run": "1"}}})
+    lines += tail
     return "".join(json.dumps(line) + "\n" for line in lines)
 
 

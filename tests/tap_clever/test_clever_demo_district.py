@@ -23,7 +23,8 @@ def test_exact_counts(demo_full_run: Any) -> None:
 
 def test_every_stream_is_emitted_with_the_contract_schema_and_keys(demo_full_run: Any) -> None:
     schemas = {m["stream"]: m for m in demo_full_run.messages if m["type"] == "SCHEMA"}
-    assert set(schemas) == set(contract.STREAMS)
+    assert set(schemas) == {*contract.STREAMS, contract.PULL}  # the roster streams, framed by the pull
+    assert schemas[contract.PULL]["schema"] == contract.load_schema(contract.PULL)
     for stream in contract.STREAMS:
         assert schemas[stream]["key_properties"] == contract.key_properties(stream)
         validator = contract.validator(stream)

@@ -43,7 +43,7 @@ def apply(previous: Snapshot, run: Any) -> Snapshot:
     for stream in whole:
         result[stream] = {}
     for message in run.messages:
-        if message["type"] != "RECORD":
+        if message["type"] != "RECORD" or message["stream"] == "pull":  # roster records only
             continue
         stream, record = message["stream"], message["record"]
         if record.get("_sdc_deleted_at"):

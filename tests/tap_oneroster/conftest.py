@@ -32,7 +32,7 @@ class TapRun:
 
     def __post_init__(self) -> None:
         for message in self.messages:
-            if message["type"] == "RECORD":
+            if message["type"] == "RECORD" and message["stream"] != "pull":  # the roster streams' records
                 self.records.setdefault(message["stream"], []).append(message["record"])
 
     def counts(self) -> dict[str, int]:

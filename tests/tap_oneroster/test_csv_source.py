@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tap_oneroster.columns import MissingColumns
 from tap_oneroster.csv_source import BundleError, CsvSource
 
 from .conftest import pull_bundle, write_bundle, zip_folder
@@ -69,7 +70,7 @@ def test_a_malformed_row_is_reported_with_file_line_and_reason_and_the_rest_is_r
     assert [str(p) for p in pulled.problems] == [
         "users.csv line 4 (sourcedId broken): 2 fields where the header has 18"
     ]
-    assert pulled.tables.unreadable("users")
+    assert pulled.problems[0].severity == "error"  # the row is left out, not read without a value
 
 
 def test_manifest_absent_and_unlisted_files_yield_nothing_and_are_not_complete(
@@ -297,19 +298,55 @@ def test_a_row_that_stops_before_a_named_column_is_reported(tmp_path: Path) -> N
     ]
 
 
-def test_vendor_columns_reach_extra_and_missing_optional_columns_are_no_values(tmp_path: Path) -> None:
+def test_vendor_columns_reach_extra_and_missing_optional_columns_are_not_provided(tmp_path: Path) -> None:
     classes = (
-        "sourcedId,title,schoolSourcedId,classType,ext_room,metadata.campus\n"
-        "c-1,Math,sch-1,Scheduled,B12,East\n"
-        "c-2,Homeroom,sch-1,HOMEROOM,,\n"
+        "sourcedId,title,courseSourcedId,schoolSourcedId,termSourcedIds,classType,ext_room,metadata.campus\n"
+        "c-1,Math,,sch-1,,Scheduled,B12,East\n"
+        "c-2,Homeroom,,sch-1,,HOMEROOM,,\n"
     )
     bundle = write_bundle(tmp_path / "b", {"file.classes": "bulk"}, {"classes.csv": classes})
-    sections = pull_bundle(tmp_path, bundle)("sections")
+    pulled = pull_bundle(tmp_path, bundle)
+    sections = pulled("sections")
 
     assert [(s["id"], s["section_type"]) for s in sections] == [("c-1", "scheduled"), ("c-2", "homeroom")]
     assert sections[0]["extra"] == {"ext_room": "B12", "metadata.campus": "East"}
     assert sections[1]["extra"] == {}
     assert (sections[0]["section_number"], sections[0]["period"], sections[0]["grades"]) == (None, None, [])
+    # A column left out is not a column of empty cells: what it alone feeds is not provided (the target
+    # keeps the values it has), never blanked.
+    assert pulled.tables.not_provided == [
+        ("sections", ("grades",), "classes.csv has no grades column: grades kept as they were"),
+        (
+            "sections",
+            ("section_number",),
+            "classes.csv has no classCode column: section_number kept as they were",
+        ),
+        ("sections", ("subject",), "classes.csv has no subjects column: subject kept as they were"),
+        ("sections", ("period",), "classes.csv has no periods column: period kept as they were"),
+    ]
+
+
+def test_a_oneroster_10_column_name_counts_as_its_column(tmp_path: Path) -> None:
+    users = (
+        "sourcedId,status,role,orgSourcedIds,givenName,familyName,agents,grade,email,phone,sms,identifier,"
+        "userIds,middleName\n"
+        "par-1,active,parent,sch-1,Ann,Stone,stu-1,,,,,,,\n"
+        "stu-1,active,student,sch-1,Ben,Stone,,05,,,,,,\n"
+    )
+    bundle = write_bundle(tmp_path / "b", {"file.users": "bulk"}, {"users.csv": users})
+    pulled = pull_bundle(tmp_path, bundle)
+
+    assert [(s["id"], s["grade"]) for s in pulled("students")] == [("stu-1", "05")]
+    assert [(x["student_id"], x["contact_id"]) for x in pulled("student_contacts")] == [("stu-1", "par-1")]
+    assert pulled.tables.not_provided == []  # agents is agentSourcedIds, grade is grades
+
+
+def test_a_file_without_a_column_oneroster_requires_cannot_be_read(tmp_path: Path) -> None:
+    users = "sourcedId,status,role,orgSourcedIds,familyName\nstu-1,active,student,sch-1,Stone\n"
+    bundle = write_bundle(tmp_path / "b", {"file.users": "bulk"}, {"users.csv": users})
+
+    with pytest.raises(MissingColumns, match=r"users\.csv has no givenName column, which OneRoster requires"):
+        pull_bundle(tmp_path, bundle)("students")
 
 
 def test_day_first_dates_are_read_as_the_file_writes_them(tmp_path: Path) -> None:
@@ -357,7 +394,6 @@ def test_an_unreadable_date_is_a_warning_naming_the_row_never_a_silent_null(tmp_
         "users.csv line 3 (sourcedId stu-2): dateLastModified '31/31/2023' is not a date this tap can read; "
         "the row is read without it",
     )
-    assert not pulled.tables.unreadable("users")  # a warning: the row itself was read
 
 
 def test_roles_and_statuses_in_any_case(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from bloomz_sync import contract
 from tests.resync.resync_helpers import NO_LIMITS
-from tests.support.district import district, query, run_target, singer_lines
+from tests.support.district import district, pull_frame, query, run_target, singer_lines
 from tests.target_bloomz.test_input_reader import exported, issues
 
 Records = dict[str, list[dict[str, Any]]]
@@ -27,11 +27,15 @@ def _jsonl(records: list[dict[str, Any]], *, final_newline: bool = True) -> byte
     return (text + "\n" if final_newline and records else text).encode()
 
 
-def batch_lines(records: Records, files: Path, *, version: int | None = 1, activate: bool = True) -> str:
-    """SCHEMA, then each stream's records in two BATCH messages (a gzip file, then a plain file without
-    its last newline), ACTIVATE_VERSION when ``activate``, then STATE."""
+def batch_lines(
+    records: Records, files: Path, *, version: int | None = 1, activate: bool = True, pull: str = "finished"
+) -> str:
+    """The pull's started record; SCHEMA, then each stream's records in two BATCH messages (a gzip file,
+    then a plain file without its last newline), ACTIVATE_VERSION when ``activate``; STATE; the pull's
+    finished record unless ``pull`` is "started" (cut short)."""
     files.mkdir(parents=True, exist_ok=True)
-    messages: list[dict[str, Any]] = []
+    head, tail = pull_frame(records, activate=activate, pull=pull)
+    messages: list[dict[str, Any]] = [*head]
     for stream, rows in records.items():
         messages.append(
             {
@@ -56,12 +60,23 @@ def batch_lines(records: Records, files: Path, *, version: int | None = 1, activ
         if activate:
             messages.append({"type": "ACTIVATE_VERSION", "stream": stream, "version": version})
     messages.append({"type": "STATE", "value": {"bookmarks": {"run": "1"}}})
+    messages += tail
     return "".join(json.dumps(message) + "\n" for message in messages)
 
 
 def batch_root(tmp_path: Path) -> dict[str, Any]:
     """target-bloomz's batch folder (the taps' batch_config.storage.root): it reads BATCH files only there."""
     return {"batch_config": {"storage": {"root": (tmp_path / "batches").as_uri()}}}
+
+
+def _imported_in_batches(database: Path, tmp_path: Path, mapping_file: Any) -> dict[str, Any]:
+    """Full Data settings with a batch folder, after a first complete import of the district in batches."""
+    config = {"database": str(database), "mapping": str(mapping_file(NO_LIMITS)), "full_data": True}
+    config |= batch_root(tmp_path)
+    assert (
+        run_target(config, batch_lines(district(), tmp_path / "batches" / "first"), tmp_path).returncode == 0
+    )
+    return config
 
 
 def test_batch_files_land_the_same_rows_as_record_messages(tmp_path):
@@ -87,20 +102,40 @@ def test_batch_files_land_the_same_rows_as_record_messages(tmp_path):
     assert list(files.iterdir()) == [], "the target deletes the local batch files it has read"
 
 
-def test_a_batch_pull_cut_short_is_reported_and_removes_nothing(database, tmp_path, mapping_file):
-    config = {"database": str(database), "mapping": str(mapping_file(NO_LIMITS)), "full_data": True}
-    config |= batch_root(tmp_path)
-    assert (
-        run_target(config, batch_lines(district(), tmp_path / "batches" / "first"), tmp_path).returncode == 0
-    )
+def test_a_batch_pull_cut_short_is_not_applied(database, tmp_path, mapping_file):
+    config = _imported_in_batches(database, tmp_path, mapping_file)
+    records = district()
+    records["enrollments"] = [e for e in records["enrollments"] if e["user_id"] != "stu1"]
+    records["students"][0]["first_name"] = "Changed"
+
+    # The batches carry the pull's version, but no ACTIVATE_VERSION nor the pull's finished record came.
+    cut_short = batch_lines(records, tmp_path / "batches" / "second", activate=False, pull="started")
+    result = run_target(config, cut_short, tmp_path)
+
+    assert result.returncode == 1, result.stderr
+    assert query(database, "SELECT status, status_reason FROM runs WHERE id = 2") == [
+        (
+            "failed",
+            "the source stopped before the pull was complete (tap-clever did not finish: cut short in "
+            "enrollments after 4 records); nothing was changed",
+        )
+    ]
+    assert query(database, _MEMBERSHIPS_OF_STU1) == [(1,)]
+    assert query(database, "SELECT count(*) FROM people WHERE first_name = 'Changed'") == [(0,)]
+    assert result.states == []
+
+
+def test_a_batch_pull_cut_short_applies_adds_and_updates_when_allowed_and_removes_nothing(
+    database, tmp_path, mapping_file
+):
+    config = _imported_in_batches(database, tmp_path, mapping_file)
     records = district()
     records["enrollments"] = [e for e in records["enrollments"] if e["user_id"] != "stu1"]
 
-    # The batches carry the pull's version, but no ACTIVATE_VERSION came: it stopped half-way.
-    cut_short = batch_lines(records, tmp_path / "batches" / "second", activate=False)
-    result = run_target(config, cut_short, tmp_path)
+    cut_short = batch_lines(records, tmp_path / "batches" / "second", activate=False, pull="started")
+    result = run_target({**config, "apply_incomplete_pulls": True}, cut_short, tmp_path)
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 4, result.stderr
     assert (
         "warning",
         "enrollments",
@@ -108,14 +143,12 @@ def test_a_batch_pull_cut_short_is_reported_and_removes_nothing(database, tmp_pa
         "did not close complete; removals judged from the mirror as of run 1",
     ) in issues(database)
     assert query(database, _MEMBERSHIPS_OF_STU1) == [(1,)]
+    assert query(database, "SELECT status, pull_complete FROM runs WHERE id = 2") == [("applied", False)]
+    assert result.states == [], "Meltano's state does not move after an incomplete pull"
 
 
 def test_a_delta_in_batches_deletes_what_the_source_deleted(database, tmp_path, mapping_file):
-    config = {"database": str(database), "mapping": str(mapping_file(NO_LIMITS)), "full_data": True}
-    config |= batch_root(tmp_path)
-    assert (
-        run_target(config, batch_lines(district(), tmp_path / "batches" / "full"), tmp_path).returncode == 0
-    )
+    config = _imported_in_batches(database, tmp_path, mapping_file)
     gone = {
         "section_id": "sec1",
         "user_id": "stu1",

@@ -195,17 +195,20 @@ def test_stream_maps_still_apply_to_roster_records(database, tmp_path):
     assert query(database, "SELECT count(*) FROM people") == [(7,)]
 
 
-def test_a_full_pull_cut_short_is_reported_and_removes_nothing(database, tmp_path, mapping_file):
+def test_a_full_pull_cut_short_applied_when_allowed_removes_nothing(database, tmp_path, mapping_file):
     config = {"database": str(database), "mapping": str(mapping_file(NO_LIMITS)), "full_data": True}
     assert run_target(config, singer_lines(district()), tmp_path).returncode == 0
     records = district()
     records["enrollments"] = [e for e in records["enrollments"] if e["user_id"] != "stu1"]
-    # The pull's records carry its version, but no ACTIVATE_VERSION came: it stopped half-way.
-    cut_short = [m for m in _messages(singer_lines(records)) if m["type"] != "ACTIVATE_VERSION"]
+    # The pull's records carry its version, but no ACTIVATE_VERSION nor finished came: it stopped half-way.
+    messages = _messages(singer_lines(records, pull="started"))
+    cut_short = [m for m in messages if m["type"] != "ACTIVATE_VERSION"]
 
-    result = run_target(config, "".join(json.dumps(m) + "\n" for m in cut_short), tmp_path)
+    result = run_target(
+        {**config, "apply_incomplete_pulls": True}, "".join(json.dumps(m) + "\n" for m in cut_short), tmp_path
+    )
 
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 4, result.stderr
     assert "enrollments did not close complete" in result.stderr
     assert (
         "warning",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.support.district import district, query, run_target, singer_lines
 
 
@@ -18,13 +20,14 @@ def test_plan_rows_are_numbered_in_plan_order(database, tmp_path):
     assert rows == in_plan_order
 
 
-def test_the_journal_is_numbered_by_table_then_row_key(database, tmp_path):
+def test_the_journal_is_numbered_by_table_then_key(database, tmp_path):
     result = run_target({"database": str(database)}, singer_lines(district()), tmp_path)
 
     assert result.returncode == 0, result.stderr
     rows = query(database, "SELECT seq, table_name, row_key FROM journal WHERE run_id = 1 ORDER BY seq")
     assert [seq for seq, *_ in rows] == list(range(1, len(rows) + 1))
-    assert [r[1:] for r in rows] == sorted(r[1:] for r in rows)
+    in_key_order = [(table, tuple(json.loads(key).values())) for _, table, key in rows]
+    assert in_key_order == sorted(in_key_order)
     # every row the first import wrote is journaled: undo can take it back
     people = query(database, "SELECT count(*) FROM people")[0][0]
     assert sum(1 for _, table, _ in rows if table == "people") == people

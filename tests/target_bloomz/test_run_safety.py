@@ -7,7 +7,7 @@ import json
 import duckdb
 
 from tests.people_integration.people_smtp import free_port
-from tests.support.district import DISTRICT_TABLES, district, query, run_target, singer_lines
+from tests.support.district import DISTRICT_TABLES, district, pull_messages, query, run_target, singer_lines
 
 
 def test_bad_records_are_set_aside_with_their_reason_and_the_rest_lands(database, tmp_path):
@@ -122,10 +122,18 @@ def test_state_is_held_until_the_apply_committed(database, tmp_path):
 
 def test_the_run_records_which_streams_were_pulled_complete(database, tmp_path):
     records = district()
-    complete = singer_lines({k: v for k, v in records.items() if k != "enrollments"})
-    partial = singer_lines({"enrollments": records["enrollments"]}, activate=False)
+    # One pull: every stream whole but enrollments, sent as a delta (no version, no ACTIVATE_VERSION).
+    complete = singer_lines({k: v for k, v in records.items() if k != "enrollments"}, pull="started")
+    partial = singer_lines({"enrollments": records["enrollments"]}, activate=False, pull=None)
+    streams = {
+        stream: {"records": len(rows), "complete": stream != "enrollments"}
+        for stream, rows in records.items()
+    }
+    finished = pull_messages("finished", streams=streams, unreadable=[], failed={}, not_provided=[])
 
-    result = run_target({"database": str(database)}, complete + partial, tmp_path)
+    result = run_target(
+        {"database": str(database)}, complete + partial + json.dumps(finished[0]) + "\n", tmp_path
+    )
 
     assert result.returncode == 0, result.stderr
     assert query(database, "SELECT complete_streams FROM runs") == [
