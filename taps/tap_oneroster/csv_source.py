@@ -153,7 +153,10 @@ class CsvSource:
         rejects = _read_with_duckdb(con, path, len(header), table, may_fail=True)
         if rejects is not None and _lines_add_up(con, data, table, header, rejects):
             loaded = CsvFile(name, header, data, frozenset(_line_at(data, byte) for byte, _, _ in rejects))
-            problems += [_refused(loaded, byte, error, text) for byte, error, text in rejects]
+            # a row with no value in it (",,," or a lone quote) loses nothing: it is not reported
+            problems += [
+                _refused(loaded, byte, error, text) for byte, error, text in rejects if _has_value(text)
+            ]
         else:
             clean = self._workdir / f"{table}.csv"
             lines = _rewrite_with_python(data, name, header, clean, problems)
@@ -272,6 +275,11 @@ def _refused(loaded: CsvFile, byte: int, error: str, text: str) -> Problem:
     return Problem(_collection(loaded.name), where, reason, _sourced_id(loaded.header, cells))
 
 
+def _has_value(text: str) -> bool:
+    """Whether a refused row holds any value (a lone quote or commas alone do not)."""
+    return any(c.strip() for c in next(csv.reader(io.StringIO(str(text).strip("\r\n"))), []))
+
+
 def _collection(name: str) -> str:
     return next(c for c, file in FILES.items() if file == name)
 
@@ -300,6 +308,8 @@ def _leave_out_short_rows(
         f"WHERE {last} IS NULL ORDER BY _ord"
     ).fetchall()
     for ordinal, width, values in short:
+        if not any(str(v or "").strip() for v in values):  # a row with no value in it (",,,") loses nothing
+            continue
         problems.append(
             Problem(
                 _collection(loaded.name),
@@ -335,10 +345,14 @@ def _rewrite_with_python(
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
         for line, cells, problem in _rescued(data, len(header)):
+            if not any(
+                c.strip() for c in cells
+            ):  # a row with no value in it (",,,", a lone quote) loses nothing
+                continue
             if problem is not None:
                 where = f"{name} line {line}"
                 problems.append(Problem(_collection(name), where, problem, _sourced_id(header, cells)))
-            elif any(cells):
+            else:
                 writer.writerow(cells + [_MISSING] * (len(header) - len(cells)))
                 lines.append(line)
     return lines

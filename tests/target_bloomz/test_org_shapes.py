@@ -79,7 +79,7 @@ def run(database: Path, tmp_path: Path):
             path = tmp_path / "district.yml"
             path.write_text("extends: oneroster\n" + mapping)
             config["mapping"] = str(path)
-        import_in_process(config, singer_lines(records))
+        import_in_process(config, singer_lines(records, source="oneroster"))  # a OneRoster pull
 
     return run
 
