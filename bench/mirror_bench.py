@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import TextIO
 
 import duckdb
-from target_bloomz import mirror, stage, store
+from target_bloomz import store
+from target_bloomz.stage import mirror, staging
 from target_bloomz_bench import records
 
-from bloomz_sync import contract
+from roster_streams import contract
 
 
 def write_spool(spool: Path, rows: Iterator[tuple[str, dict]]) -> int:
@@ -51,7 +52,7 @@ def delta(students: int) -> Iterator[tuple[str, dict]]:
 
 def timed(label: str, con: duckdb.DuckDBPyConnection, spool: Path, complete: set[str], run_id: int) -> None:
     started = time.perf_counter()
-    stage.stage(con, spool)
+    staging.stage(con, spool)
     staged = time.perf_counter()
     mirror.merge(con, "bench:feed", complete)
     merged = time.perf_counter()

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import msgspec
 from _measure import machine, table
+from target_bloomz.input.reader import RosterReader
 from target_bloomz.progress import Progress
-from target_bloomz.reader import RosterReader
 
 
 def messages(count: int) -> bytes:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from _measure import pull_message
 
-from bloomz_sync import contract
+from roster_streams import contract
 
 TARGET = str(Path(sys.executable).with_name("target-bloomz"))
 

@@ -50,7 +50,7 @@ from _measure import (
     table,
 )
 
-from bloomz_sync import contract
+from roster_streams import contract
 
 SCHEMA = "roster"  # the schema (dataset) the peers load into
 TARGET_DUCKDB = ["target-duckdb==0.8.0"]

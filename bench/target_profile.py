@@ -34,7 +34,7 @@ from typing import Any
 from _measure import BIN, HERE, generate, machine, median, pipeline, pull_message, record_from, table
 from roster_sandbox.testing import run_sandbox
 
-from bloomz_sync import contract
+from roster_streams import contract
 
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
 

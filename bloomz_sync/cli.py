@@ -9,7 +9,8 @@ from __future__ import annotations
 import click
 from bloomz_console.cli import console
 
-from bloomz_sync import commands_edit, commands_mapping, commands_people, commands_store, executables, private
+from bloomz_sync import commands_edit, commands_mapping, commands_people, commands_store
+from plugin_runtime import executables, private
 
 DEFAULT_DATABASE = "data/bloomz.duckdb"
 

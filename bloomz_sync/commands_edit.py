@@ -1,7 +1,7 @@
 """bloomz-sync commands: edits as the Bloomz app makes them, run control (approve, discard, undo), and a
 school community's move to another source (move-school).
 
-The logic lives in target_bloomz (edits.py, approval.py, undo.py, sources.py); these commands open the store,
+The logic lives in target_bloomz (control/, guard/source_identity.py); these commands open the store,
 call it, and turn its refusals into clear messages and a non-zero exit code.
 """
 
@@ -14,8 +14,11 @@ from typing import Any
 
 import click
 import duckdb
-from target_bloomz import approval, edits, locks, sources, store, undo
+from target_bloomz import store
+from target_bloomz.control import edits, held_runs, undo
+from target_bloomz.guard import source_identity
 from target_bloomz.mapping import MappingError
+from target_bloomz.store import locks
 
 
 @contextmanager
@@ -33,7 +36,7 @@ def _store(ctx: click.Context) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     except (
         edits.EditError,
-        approval.ApprovalError,
+        held_runs.ApprovalError,
         undo.UndoError,
         locks.SyncInProgress,
         MappingError,
@@ -121,7 +124,7 @@ register = _edit_command(
 def approve(ctx: click.Context, run_id: int, state_id: str | None) -> None:
     """Apply held RUN (re-planned against the store as it is now)."""
     with _store(ctx) as con:
-        click.echo(approval.approve(con, Path(ctx.obj["database"]), run_id).text(state_id))
+        click.echo(held_runs.approve(con, Path(ctx.obj["database"]), run_id).text(state_id))
 
 
 @click.command()
@@ -130,7 +133,7 @@ def approve(ctx: click.Context, run_id: int, state_id: str | None) -> None:
 def discard(ctx: click.Context, run_id: int) -> None:
     """Drop held RUN: nothing of it is applied."""
     with _store(ctx) as con:
-        click.echo(approval.discard(con, Path(ctx.obj["database"]), run_id))
+        click.echo(held_runs.discard(con, Path(ctx.obj["database"]), run_id))
 
 
 @click.command("undo")
@@ -155,9 +158,9 @@ def undo_run(ctx: click.Context, run_id: int) -> None:
 @click.pass_context
 def move_school(ctx: click.Context, community: str, to: str, match: str) -> None:
     """Move school COMMUNITY (its key, name or a source school id) to another source's school, keeping its
-    people and classes (docs/sources.md)."""
+    people and classes (docs/source_identity.md)."""
     with _store(ctx) as con:
-        click.echo(sources.move_school(con, community, to, match))
+        click.echo(source_identity.move_school(con, community, to, match))
 
 
 commands: list[click.Command] = [

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import click
 import yaml
-from target_bloomz import mapping_check
-from target_bloomz.mapping import Mapping, MappingError, load_mapping
-from target_bloomz.mapping_file import display_path
+from target_bloomz.mapping import Mapping, MappingError, check, load_mapping
+from target_bloomz.mapping.yaml_file import display_path
 
 from bloomz_sync import tap_records
 
@@ -42,14 +41,14 @@ def validate(file: str, show: bool, tap_command: str | None, batch_root: str | N
     except MappingError as error:
         click.echo(str(error), err=True)
         raise SystemExit(1) from error
-    findings = mapping_check.check_templates(mapping)
+    findings = check.check_templates(mapping)
     if tap_command:
         try:
             source = tap_records.read_tap(tap_command, batch_root or tap_records.default_batch_root())
         except tap_records.SourceUnreadable as error:
             findings.warnings.append(f"source not checked: {error}")
         else:
-            checked = mapping_check.check_source(mapping, source)
+            checked = check.check_source(mapping, source)
             findings.problems += checked.problems
             findings.warnings += checked.warnings
     elif findings.extra_fields:

@@ -14,10 +14,17 @@ from typing import Any
 
 import click
 import duckdb
-from target_bloomz import explain as explaining
-from target_bloomz import invite, lookup, notify, store
-from target_bloomz.outbox import CONFIG_PROPERTIES, DeliverySettings, deliver_pending
-from target_bloomz.render import FamilyCodeLetter, render_family_code_letters, render_report_page
+from target_bloomz import store
+from target_bloomz.outbox import (
+    CONFIG_PROPERTIES,
+    DeliverySettings,
+    deliver_pending,
+    invitations,
+    status_emails,
+)
+from target_bloomz.report import explain as explaining
+from target_bloomz.report import lookup
+from target_bloomz.report.render import FamilyCodeLetter, render_family_code_letters, render_report_page
 
 _KINDS = {"staff": "staff", "parents": "parent", "students": "student"}  # --role value -> people.kind
 
@@ -70,7 +77,7 @@ _outbox_option = click.option(
     help="Only these roles (repeatable); default all three.",
 )
 @click.option("--invite-from", help='E-mail or source id of the "Invite from" admin.')
-@click.option("--signup-url", default=invite.DEFAULT_SIGNUP_URL, show_default=True)
+@click.option("--signup-url", default=invitations.DEFAULT_SIGNUP_URL, show_default=True)
 @_outbox_option
 @click.pass_context
 def reinvite(
@@ -86,11 +93,13 @@ def reinvite(
     with _open(ctx, write=True) as con:
         key, name = _community(con, school)
         if invite_from is None:
-            last = notify.last_run(con, key)
+            last = status_emails.last_run(con, key)
             row = con.execute("SELECT options->>'invite_from' FROM runs WHERE id = ?", [last]).fetchone()
             invite_from = row[0] if row else None
         con.execute("BEGIN TRANSACTION")
-        counts = invite.queue_reinvitations(con, key, kinds, invite_from=invite_from, signup_url=signup_url)
+        counts = invitations.queue_reinvitations(
+            con, key, kinds, invite_from=invite_from, signup_url=signup_url
+        )
         con.execute("COMMIT")
         click.echo(f"{name}: {counts.email} e-mails and {counts.sms} text messages queued")
         report = deliver_pending(con, _delivery(outbox_dir))
@@ -122,8 +131,8 @@ def report(ctx: click.Context, run: int, school: str | None, html: Path) -> None
     with _open(ctx) as con:
         if not con.execute("SELECT 1 FROM runs WHERE id = ?", [run]).fetchone():
             raise click.ClickException(f"no run {run} in {ctx.obj['database']} (bloomz-sync runs lists them)")
-        keys = [_community(con, school)[0]] if school is not None else notify.run_communities(con, run)
-        page = render_report_page(*(notify.run_summary(con, run, key) for key in keys or [""]))
+        keys = [_community(con, school)[0]] if school is not None else status_emails.run_communities(con, run)
+        page = render_report_page(*(status_emails.run_summary(con, run, key) for key in keys or [""]))
     html.write_text(page, encoding="utf-8")
     click.echo(f"wrote {html}")
 
@@ -141,7 +150,7 @@ ORDER BY p.last_name, p.first_name, p.id
 @click.option("--school", required=True, help="The school community: key, name, or a source school id.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "html"]), default="csv", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="A file (default stdout).")
-@click.option("--signup-url", default=invite.DEFAULT_SIGNUP_URL, show_default=True)
+@click.option("--signup-url", default=invitations.DEFAULT_SIGNUP_URL, show_default=True)
 @click.pass_context
 def family_codes(ctx: click.Context, school: str, fmt: str, output: Path | None, signup_url: str) -> None:
     """The family codes of SCHOOL's students: a CSV list, or printable letters (one per student)."""

@@ -10,8 +10,10 @@ from typing import Any
 
 import click
 import duckdb
-from target_bloomz import locks, notify, store
-from target_bloomz.render import render_status_text
+from target_bloomz import store
+from target_bloomz.outbox import status_emails
+from target_bloomz.report.render import render_status_text
+from target_bloomz.store import locks
 
 
 def _open(ctx: click.Context) -> duckdb.DuckDBPyConnection:
@@ -36,7 +38,7 @@ def _loads(value: str | None) -> Any:
 
 
 _LAST_RUNS = f"""
-SELECT c.key AS community, c.name, r.id AS run, {notify.RUN_STATUS} AS status, r.dry_run, r.started_at,
+SELECT c.key AS community, c.name, r.id AS run, {status_emails.RUN_STATUS} AS status, r.dry_run, r.started_at,
     r.finished_at, r.options, r.counts, r.error
 FROM communities c
 LEFT JOIN runs r ON r.id = (SELECT max(id) FROM runs WHERE list_contains(scope, c.key) AND NOT dry_run)
@@ -61,7 +63,7 @@ def status(ctx: click.Context, fmt: str, max_issues: int) -> None:
         rows = _rows(con, _LAST_RUNS)
         texts = {
             row["community"]: render_status_text(
-                notify.run_summary(con, row["run"], row["community"]), max_issues=max_issues or None
+                status_emails.run_summary(con, row["run"], row["community"]), max_issues=max_issues or None
             )
             for row in rows
             if row["run"] is not None
@@ -71,7 +73,7 @@ def status(ctx: click.Context, fmt: str, max_issues: int) -> None:
             # the school's own errors and warnings and the run-level ones, as its status e-mail lists them
             issues = _rows(
                 con,
-                notify.ISSUES_OF_COMMUNITY + " ORDER BY severity, stream, record_key",
+                status_emails.ISSUES_OF_COMMUNITY + " ORDER BY severity, stream, record_key",
                 {"run": row["run"], "key": row["community"]},
             )
             row["errors"] = sum(issue["severity"] == "error" for issue in issues)
@@ -95,8 +97,8 @@ def runs_command(ctx: click.Context, fmt: str) -> None:
     with _open(ctx) as con:
         rows = _rows(
             con,
-            f"""SELECT id, {notify.RUN_STATUS} AS status, dry_run, source, scope, started_at, finished_at,
-                   mapping_file, complete_streams,
+            f"""SELECT id, {status_emails.RUN_STATUS} AS status, dry_run, source, scope, started_at,
+                   finished_at, mapping_file, complete_streams,
                    (SELECT count(*) FROM plan_rows p WHERE p.run_id = r.id AND p.action <> 'skip') AS changes,
                    (SELECT count(*) FROM run_issues i WHERE i.run_id = r.id) AS issues
                FROM runs r ORDER BY id DESC""",

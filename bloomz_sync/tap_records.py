@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from target_bloomz.mapping_check import SourceRecords
+from target_bloomz.mapping.check import SourceRecords
 
-from bloomz_sync import batches
-from bloomz_sync.failures import BadInput, Failure
+from plugin_runtime.failures import BadInput, Failure
+from roster_streams import batches
 
 READER = "bloomz-sync mapping validate"
 

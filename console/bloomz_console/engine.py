@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from target_bloomz import approval, edits, explain, invite, locks, map_step, notify, runs, stage, undo
 from target_bloomz import store as bloomz_store
-from target_bloomz.mapping import Mapping, MappingError, load_mapping
-from target_bloomz.outbox import DeliverySettings, deliver_pending
-from target_bloomz.render import (
+from target_bloomz.control import edits, held_runs, undo
+from target_bloomz.mapping import Mapping, MappingError, answers, load_mapping
+from target_bloomz.outbox import DeliverySettings, deliver_pending, invitations, status_emails
+from target_bloomz.report import explain
+from target_bloomz.report.render import (
     OPTION_LABELS,
     STATUS_LABELS,
     FamilyCodeLetter,
@@ -34,6 +35,9 @@ from target_bloomz.render import (
     render_status_email,
     status_of,
 )
+from target_bloomz.runs import run_log
+from target_bloomz.stage import staging
+from target_bloomz.store import locks
 
 __all__ = [
     "COMMUNITY_ROLES",
@@ -51,7 +55,7 @@ STAFF_ROLES = edits.ROLES_OF_KIND["staff"]
 # What an admin's action may refuse with: shown as the page's message, never as a traceback.
 REFUSALS = (
     edits.EditError,
-    approval.ApprovalError,
+    held_runs.ApprovalError,
     undo.UndoError,
     locks.SyncInProgress,
     MappingError,
@@ -105,8 +109,8 @@ def runs_of(con: duckdb.DuckDBPyConnection, key: str) -> list[dict[str, Any]]:
     """Every run of a community, newest first, with its counts (History, Last Import Status)."""
     found = rows(
         con,
-        f"""SELECT id, {notify.RUN_STATUS} AS status, status_reason, dry_run, started_at, finished_at, counts,
-               error,
+        f"""SELECT id, {status_emails.RUN_STATUS} AS status, status_reason, dry_run, started_at,
+               finished_at, counts, error,
                (SELECT count(*) FILTER (severity = 'error') FROM run_issues i WHERE i.run_id = r.id
                   AND (coalesce(len(communities), 0) = 0 OR list_contains(communities, $key))) AS errors,
                (SELECT count(*) FILTER (severity = 'warning') FROM run_issues i WHERE i.run_id = r.id
@@ -123,7 +127,7 @@ def last_runs(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     """Each community's last import (not a preview), by community key, labelled (the home page)."""
     found = rows(
         con,
-        f"""SELECT c.key, r.id, {notify.RUN_STATUS} AS status, r.status_reason, r.started_at
+        f"""SELECT c.key, r.id, {status_emails.RUN_STATUS} AS status, r.status_reason, r.started_at
            FROM communities c JOIN runs r ON r.id = (
                SELECT max(id) FROM runs WHERE list_contains(scope, c.key) AND NOT dry_run)""",
     )
@@ -139,7 +143,7 @@ def _label(run: dict[str, Any]) -> None:
 
 def summary(con: duckdb.DuckDBPyConnection, run_id: int, key: str) -> RunSummary:
     """The run as its Bulk Import Status e-mail tells it, for one community."""
-    return notify.run_summary(con, run_id, key)
+    return status_emails.run_summary(con, run_id, key)
 
 
 def status_email(con: duckdb.DuckDBPyConnection, run_id: int, key: str) -> tuple[str, str]:
@@ -159,7 +163,7 @@ def issues(con: duckdb.DuckDBPyConnection, run_id: int, key: str, names: dict[st
     """The run's errors and warnings for one community, each with the people it names by source id."""
     found = rows(
         con,
-        notify.ISSUES_OF_COMMUNITY + " ORDER BY severity, stream, record_key",
+        status_emails.ISSUES_OF_COMMUNITY + " ORDER BY severity, stream, record_key",
         {"run": run_id, "key": key},
     )
     ids = {part for issue in found for part in (issue["record_key"] or "").split("/") if part}
@@ -201,15 +205,15 @@ def plan(
 
 
 def run_scope(con: duckdb.DuckDBPyConnection, run_id: int) -> list[str]:
-    return notify.run_communities(con, run_id)
+    return status_emails.run_communities(con, run_id)
 
 
 def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> str:
-    return approval.approve(con, database, run_id).text()
+    return held_runs.approve(con, database, run_id).text()
 
 
 def discard(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> str:
-    return approval.discard(con, database, run_id)
+    return held_runs.discard(con, database, run_id)
 
 
 def undo_run(con: duckdb.DuckDBPyConnection, run_id: int) -> str:
@@ -304,12 +308,12 @@ def reinvite(
 ) -> str:
     """Invite everyone of the community not yet registered, then deliver, as ``bloomz-sync reinvite``."""
     con.execute("BEGIN TRANSACTION")
-    counts = invite.queue_reinvitations(
+    counts = invitations.queue_reinvitations(
         con,
         key,
         kinds,
         invite_from=target_config.get("invite_from"),
-        signup_url=target_config.get("signup_url") or invite.DEFAULT_SIGNUP_URL,
+        signup_url=target_config.get("signup_url") or invitations.DEFAULT_SIGNUP_URL,
     )
     con.execute("COMMIT")
     report = deliver_pending(con, DeliverySettings.from_config(target_config))
@@ -323,7 +327,7 @@ def stage_snapshot(spool_dir: Path, snapshot: Path) -> dict[str, int]:
     """Stage a tap's spooled records (one NDJSON file per stream) into a snapshot DuckDB file."""
     snapshot.unlink(missing_ok=True)
     with duckdb.connect(str(snapshot)) as con:
-        received = stage.stage(con, spool_dir)
+        received = staging.stage(con, spool_dir)
         for name in [*(f"stg_{s}" for s in received), "stg_rejects"]:
             con.execute(f"CREATE TABLE main.{name}_ AS SELECT * FROM temp.{name}")
             con.execute(f"DROP TABLE temp.{name}; ALTER TABLE main.{name}_ RENAME TO {name}")
@@ -337,14 +341,14 @@ def map_sections(con: duckdb.DuckDBPyConnection, mapping: Mapping, school_id: st
         "'' AS community_name",
         [school_id, key],
     )
-    map_step.map_sections(con, mapping)
+    answers.map_sections(con, mapping)
 
 
 def contact_values(
     con: duckdb.DuckDBPyConnection, mapping: Mapping
 ) -> list[tuple[str, str | None, int, bool]]:
     """(field, value, links, imported?) of both contact fields, over ``stg_student_contacts``."""
-    return runs.contact_field_values(con, mapping)
+    return run_log.contact_field_values(con, mapping)
 
 
 def options_of(mapping: Mapping) -> dict[str, Any]:

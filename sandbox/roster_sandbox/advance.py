@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from bloomz_sync.failures import Failure
+from plugin_runtime.failures import Failure
 from roster_sandbox import dumpfile, ids
 
 DAY = 86_400

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bloomz_sync import executables
+from plugin_runtime import executables
 from roster_sandbox import state as defaults
 from roster_sandbox.faults import FaultRule
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bloomz_sync.failures import Failure
+from plugin_runtime.failures import Failure
 from roster_sandbox.district import load
 from roster_sandbox.oneroster import OneRosterView
 from roster_sandbox.shapes import harden

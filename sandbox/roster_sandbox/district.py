@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from bloomz_sync.failures import Failure
+from plugin_runtime.failures import Failure
 from roster_sandbox import dumpfile
 
 COLLECTIONS = ("districts", "schools", "terms", "courses", "sections", "users")

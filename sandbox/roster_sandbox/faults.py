@@ -24,7 +24,7 @@ import threading
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from bloomz_sync.failures import Failure
+from plugin_runtime.failures import Failure
 
 KINDS = ("status", "rate_limit", "slow", "cut", "html", "expire_tokens", "body", "redirect", "endless")
 

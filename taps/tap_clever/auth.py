@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from bloomz_sync import network, unreachable
+from plugin_runtime import network, unreachable
 from tap_clever.errors import CleverError
 
 

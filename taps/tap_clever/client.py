@@ -20,7 +20,8 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from bloomz_sync import batches, contract, network, unreachable
+from plugin_runtime import network, unreachable
+from roster_streams import batches, contract
 from tap_clever import events
 from tap_clever.errors import CleverError
 from tap_clever.records import Record

@@ -9,8 +9,8 @@ import click
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
-from bloomz_sync import executables, network, unreachable
-from bloomz_sync.pull import PullTap, has_bookmarks
+from plugin_runtime import executables, network, unreachable
+from roster_streams.pull import PullTap, has_bookmarks
 from tap_clever import connection
 from tap_clever.client import CleverStream
 from tap_clever.shared import Shared

@@ -12,7 +12,7 @@ from oauthlib import oauth1
 from singer_sdk.authenticators import APIAuthenticatorBase, BearerTokenAuthenticator, OAuthAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-from bloomz_sync import unreachable
+from plugin_runtime import unreachable
 
 # Refresh a token this long before the server says it expires, so no request carries a stale one.
 REFRESH_MARGIN_SECONDS = 60

@@ -16,7 +16,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.pagination import BaseHATEOASPaginator
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from bloomz_sync import network, unreachable
+from plugin_runtime import network, unreachable
 from tap_oneroster.auth import OAuth2ClientCredentials
 
 if TYPE_CHECKING:

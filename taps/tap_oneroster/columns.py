@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from bloomz_sync import failures
+from plugin_runtime import failures
 
 # Required by the OneRoster 1.1/1.2 CSV binding and read by the tap.
 REQUIRED: dict[str, tuple[str, ...]] = {

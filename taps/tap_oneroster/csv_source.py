@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from bloomz_sync import failures
+from plugin_runtime import failures
 from tap_oneroster.problems import Problem
 
 # collection → its file in the bundle

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from bloomz_sync import batches, contract
+from roster_streams import batches, contract
 from tap_oneroster.columns import MissingColumns
 from tap_oneroster.records import Query, Roster
 

@@ -15,8 +15,9 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.tap_base import CliTestOptionValue
 
-from bloomz_sync import contract, executables, failures, network, private, unreachable
-from bloomz_sync.pull import PullTap, has_bookmarks
+from plugin_runtime import executables, failures, network, private, unreachable
+from roster_streams import contract
+from roster_streams.pull import PullTap, has_bookmarks
 from tap_oneroster import connection
 from tap_oneroster.auth import build_authenticator
 from tap_oneroster.client import RestSource

@@ -1,12 +1,13 @@
 """target-bloomz: the standard roster streams into the Bloomz store.
 
 Records are spooled per stream while the tap runs (reader.py, sinks.py). At the end of input the target
-stages them in DuckDB (stage.py), asks the mapping (map_step.py), plans against the store (plan.py), saves
-the plan with the run, and unless ``dry_run`` applies it in one transaction (apply.py); a dry run writes
+stages them in DuckDB (staging.py), asks the mapping (answers.py), plans against the store (planner.py), saves
+the plan with the run, and unless ``dry_run`` applies it in one transaction (transaction.py); a dry run writes
 nothing else (no outbox message, no delivery). Singer STATE is held back until that transaction commits, so
 Meltano's bookmark never runs ahead of the store.
 
-Only a complete pull is applied (pull.py): one cut short, or with rows the tap could not read, fails with
+Only a complete pull is applied (guard/pull_verdict.py): one cut short, or with rows the tap could not
+read, fails with
 only the run written, unless ``apply_incomplete_pulls`` applies its adds and updates (never its removals).
 A run that did not complete exits non-zero: 1 when nothing was applied, 4 when an incomplete pull was.
 """
@@ -30,31 +31,23 @@ from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import BATCH_CONFIG, PluginCapabilities
 
-from bloomz_sync import contract, executables, private
-from target_bloomz import (
-    apply,
-    guard,
-    locks,
-    map_step,
-    mapping_check,
-    mirror,
-    notify,
-    people_steps,
-    plan,
-    pull,
-    resync,
-    runs,
-    sources,
-    stage,
-)
-from target_bloomz.invite import DEFAULT_SIGNUP_URL
-from target_bloomz.mapping import ImportOptions, Mapping, MappingError, load_mapping
+from plugin_runtime import executables, private
+from roster_streams import contract
+from target_bloomz.apply import transaction
+from target_bloomz.guard import pull_verdict, safety, source_identity
+from target_bloomz.input.reader import RosterReader
+from target_bloomz.input.sinks import RosterSink, Spools
+from target_bloomz.mapping import ImportOptions, Mapping, MappingError, answers, check, load_mapping
 from target_bloomz.outbox import CONFIG_PROPERTIES as OUTBOX_SETTINGS
-from target_bloomz.outbox import DeliverySettings
+from target_bloomz.outbox import DeliverySettings, status_emails
+from target_bloomz.outbox.invitations import DEFAULT_SIGNUP_URL
 from target_bloomz.outbox.settings import DEFAULT_FOLDER
+from target_bloomz.pipeline import people_steps, resync
+from target_bloomz.plan import planner
 from target_bloomz.progress import Progress
-from target_bloomz.reader import RosterReader
-from target_bloomz.sinks import RosterSink, Spools
+from target_bloomz.runs import run_log
+from target_bloomz.stage import mirror, staging
+from target_bloomz.store import locks
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
@@ -126,7 +119,7 @@ _OPTION_SETTINGS = th.PropertiesList(
 )
 OPTION_NAMES = tuple(f.name for f in ImportOptions.__dataclass_fields__.values())
 # How a run that did not apply a complete pull ends (docs/resync.md); refused runs exit 1 too.
-EXIT_STATUSES = {"failed": 1, "held": resync.EXIT_HELD, "incomplete": pull.EXIT_INCOMPLETE}
+EXIT_STATUSES = {"failed": 1, "held": resync.EXIT_HELD, "incomplete": pull_verdict.EXIT_INCOMPLETE}
 
 
 def default_database() -> Path:
@@ -258,16 +251,16 @@ class TargetBloomz(Target):
         mapping = load_mapping(path, source=source if path or source else "clever")
         # A template that fails on a sample record fails on every record: refused now, as `mapping validate`
         # refuses it, instead of setting every section aside.
-        problems = mapping_check.check_templates(mapping).problems
+        problems = check.check_templates(mapping).problems
         if problems:
             raise MappingError("\n".join(problems))
         return mapping.with_options(**{name: self.config.get(name) for name in OPTION_NAMES})
 
     @property
-    def pull_input(self) -> pull.PullInput:
+    def pull_input(self) -> pull_verdict.PullInput:
         """The pull records the input carried (reader.py)."""
         reader = self.message_reader
-        return reader.pull if isinstance(reader, RosterReader) else pull.PullInput()
+        return reader.pull if isinstance(reader, RosterReader) else pull_verdict.PullInput()
 
     @property
     def database(self) -> Path:
@@ -343,7 +336,7 @@ class TargetBloomz(Target):
                 self.database, resync.refusal(self.mapping, scopes, str(err)), self._people_after_run
             )
             raise SystemExit(1) from None
-        except guard.SyncRefused:
+        except safety.SyncRefused:
             raise SystemExit(1) from None  # recorded and said by _import
         except locks.LockLost as err:
             print(f"Failed: {err}", file=sys.stderr, flush=True)  # the run is recorded failed
@@ -387,12 +380,12 @@ class TargetBloomz(Target):
         run_id: int | None = None
         try:
             with self._phase("stage"):
-                received = stage.stage(con, self.spool_dir)
+                received = staging.stage(con, self.spool_dir)
                 self.progress.staged_records(sum(received.values()))
-                verdict = pull.judge(self.pull_input, received, self.complete_streams)
+                verdict = pull_verdict.judge(self.pull_input, received, self.complete_streams)
                 try:
-                    sources.check_mapping(verdict, self.mapping, named=self.mapping_named)
-                except guard.SyncRefused as err:  # before the mirror takes anything of the pull
+                    source_identity.check_mapping(verdict, self.mapping, named=self.mapping_named)
+                except safety.SyncRefused as err:  # before the mirror takes anything of the pull
                     run_id = resync.record_refused(con, self.mapping, str(err), scope=scopes)
                     raise
                 # Only staging needs input order (the last record of a key wins); later steps order
@@ -402,16 +395,16 @@ class TargetBloomz(Target):
                 # source mirror: plan from the feed's whole picture, and check references against it
                 pulled_complete = self.complete_streams - verdict.lost_streams
                 merged = mirror.merge(con, self.feed, pulled_complete, self.versioned_streams)
-                stage.check_references(con, self.mapping.source)
+                staging.check_references(con, self.mapping.source)
             with self._phase("map"):
-                map_step.run(con, self.mapping)
+                answers.run(con, self.mapping)
             try:
-                sources.check_store(con, verdict, self.mapping, self.feed)
-                guard.check_first_import(con, self.mapping)  # re-sync: autosync needs a first import
-            except guard.SyncRefused as err:
+                source_identity.check_store(con, verdict, self.mapping, self.feed)
+                safety.check_first_import(con, self.mapping)  # re-sync: autosync needs a first import
+            except safety.SyncRefused as err:
                 run_id = resync.record_refused(con, self.mapping, str(err))
                 raise
-            run_id = runs.start(
+            run_id = run_log.start(
                 con,
                 self.mapping,
                 dry_run=dry_run,
@@ -420,10 +413,10 @@ class TargetBloomz(Target):
                 singer_state=self._held_state,
                 signup_url=self.signup_url,
             )
-            pull.record(con, run_id, verdict)
+            pull_verdict.record(con, run_id, verdict)
             resync.after_start(con, run_id, self._locks.taken_over, merged)
-            for stream, n in stage.other_streams(self.spool_dir).items():
-                runs.add_issue(
+            for stream, n in staging.other_streams(self.spool_dir).items():
+                run_log.add_issue(
                     con,
                     run_id,
                     "warning",
@@ -433,25 +426,25 @@ class TargetBloomz(Target):
                 )
             applies_incomplete = bool(self.config.get("apply_incomplete_pulls"))
             if not verdict.complete and not dry_run and not applies_incomplete:
-                runs.finish(con, run_id, "failed", reason=verdict.failed_status())
+                run_log.finish(con, run_id, "failed", reason=verdict.failed_status())
                 print(f"Run {run_id} failed: {verdict.failed_status()}.", file=sys.stderr, flush=True)
                 return "failed"
             if not verdict.complete:
-                pull.adds_and_updates_only(con, self.mapping.source, run_id)
+                pull_verdict.adds_and_updates_only(con, self.mapping.source, run_id)
             try:
                 with self._phase("plan"):
-                    summary = plan.build(con, self.mapping, run_id)
-                runs.save_counts(con, run_id, summary.counts)
+                    summary = planner.build(con, self.mapping, run_id)
+                run_log.save_counts(con, run_id, summary.counts)
                 self._report(con, run_id, summary, dry_run=dry_run, verdict=verdict)
                 if dry_run:
-                    runs.finish(con, run_id, "dry_run")
+                    run_log.finish(con, run_id, "dry_run")
                     return "dry_run"
                 if not verdict.complete:
-                    pull.check_no_removals(con, run_id)
+                    pull_verdict.check_no_removals(con, run_id)
                 if resync.hold_if_over_limits(con, self.database, self.mapping, run_id):
-                    return "held"  # nothing applied, STATE kept in runs.singer_state only
+                    return "held"  # nothing applied, STATE kept in run_log.singer_state only
                 with self._phase("apply"):
-                    apply.apply(
+                    transaction.apply(
                         con,
                         run_id,
                         self.mapping.source,
@@ -459,7 +452,9 @@ class TargetBloomz(Target):
                         still_ours=self._locks.check,  # no import took the schools over while this one hung
                     )
             except Exception as err:
-                runs.finish(con, run_id, "failed", error=f"nothing was applied: {type(err).__name__}: {err}")
+                run_log.finish(
+                    con, run_id, "failed", error=f"nothing was applied: {type(err).__name__}: {err}"
+                )
                 raise
             if not verdict.complete:
                 print(f"Run {run_id} incomplete: {verdict.incomplete_status()}.", file=sys.stderr, flush=True)
@@ -481,12 +476,12 @@ class TargetBloomz(Target):
         """The sign-up link invitations carry."""
         return str(self.config.get("signup_url") or DEFAULT_SIGNUP_URL)
 
-    def _in_apply(self, run_id: int, verdict: pull.Verdict) -> Any:
+    def _in_apply(self, run_id: int, verdict: pull_verdict.Verdict) -> Any:
         signup_url = self.signup_url
 
         def in_apply(con: Any) -> None:
-            map_step.save_contact_checks(con)
-            sources.link(con, run_id, verdict, self.mapping, self.feed)
+            answers.save_contact_checks(con)
+            source_identity.link(con, run_id, verdict, self.mapping, self.feed)
             if not verdict.complete:  # before the status e-mails are written (people_steps)
                 reason = verdict.incomplete_status()
                 con.execute("UPDATE runs SET status_reason = ? WHERE id = ?", [reason, run_id])
@@ -505,7 +500,7 @@ class TargetBloomz(Target):
             self.logger.error("Outbox of run %s not delivered: %s", run_id, type(err).__name__)
             return
         print(f"Outbox: {report}", file=sys.stderr, flush=True)
-        for warning in notify.no_recipient_warnings(con, run_id):
+        for warning in status_emails.no_recipient_warnings(con, run_id):
             print(f"Run {run_id}: warning: {warning}", file=sys.stderr, flush=True)
 
     @contextmanager
@@ -517,7 +512,13 @@ class TargetBloomz(Target):
         self.logger.info("phase %s: %.2f s", name, time.perf_counter() - started)
 
     def _report(
-        self, con: Any, run_id: int, summary: plan.PlanSummary, *, dry_run: bool, verdict: pull.Verdict
+        self,
+        con: Any,
+        run_id: int,
+        summary: planner.PlanSummary,
+        *,
+        dry_run: bool,
+        verdict: pull_verdict.Verdict,
     ) -> None:
         errors, warnings = con.execute(
             "SELECT count(*) FILTER (severity = 'error'), count(*) FILTER (severity = 'warning') "
@@ -526,14 +527,14 @@ class TargetBloomz(Target):
         ).fetchone()
         lines = [
             f"Run {run_id}{' (dry run: nothing applied)' if dry_run else ''}: plan for {self.database}",
-            runs.summary_table(summary.counts),
+            run_log.summary_table(summary.counts),
             f"{errors} records set aside, {warnings} warnings (bloomz-sync plan {run_id} shows them).",
         ]
         if not verdict.complete:
             lines.append(f"The pull was not complete: {verdict.cause}; this plan has no removals.")
         if dry_run:
             lines.append(
-                runs.contact_values_table(runs.contact_field_values(con, self.mapping), self.mapping)
+                run_log.contact_values_table(run_log.contact_field_values(con, self.mapping), self.mapping)
             )
         print("\n".join(lines), file=sys.stderr, flush=True)
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import duckdb
-from target_bloomz import locks
+from target_bloomz.store import locks
 
 from tests.support.district import district, query, run_target, singer_lines
 

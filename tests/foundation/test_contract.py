@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from jsonschema import Draft202012Validator
 
-from bloomz_sync import contract
+from roster_streams import contract
 
 VALID = {
     "schools": {

@@ -43,8 +43,8 @@ def test_a_built_wheel_carries_the_schemas_and_mappings(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("bloomz_sync-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for stream in ["schools", "sections", "students", "staff", "contacts", "enrollments"]:
-        assert f"bloomz_sync/schemas/roster/{stream}.json" in names
-    assert "bloomz_sync/schemas/mapping.schema.json" in names
-    assert "bloomz_sync/mappings/clever.yml" in names
+        assert f"roster_streams/schemas/roster/{stream}.json" in names
+    assert "roster_streams/schemas/mapping.schema.json" in names
+    assert "target_bloomz/mapping/defaults/clever.yml" in names
     for package in ["tap_clever", "tap_oneroster", "target_bloomz", "roster_sandbox", "bloomz_sync"]:
         assert f"{package}/__init__.py" in names

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from roster_sandbox.cli import main as sandbox_cli
 from roster_sandbox.testing import Sandbox
-from target_bloomz import locks
+from target_bloomz.store import locks
 
 from tests.hostile import runner
 from tests.hostile.conftest import assert_clean, assert_store

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from target_bloomz.mapping import ImportOptions, load_mapping, packaged_defaults
 
-MAPPINGS = resources.files("bloomz_sync.mappings")
+MAPPINGS = resources.files("target_bloomz.mapping.defaults")
 # The district examples live with their district's Meltano plugins: districts/<district>/mapping.yml.
 DISTRICTS = sorted((Path(__file__).resolve().parents[2] / "districts").glob("*/mapping.yml"))
 SHIPPED = sorted([Path(str(MAPPINGS / name)) for name in ("clever.yml", "oneroster.yml")] + DISTRICTS)
@@ -64,7 +64,7 @@ def _walk(schema, path="$"):
 
 
 def test_every_key_of_the_mapping_schema_is_documented():
-    schema = json.loads((resources.files("bloomz_sync.schemas") / "mapping.schema.json").read_text())
+    schema = json.loads((resources.files("roster_streams.schemas") / "mapping.schema.json").read_text())
     undocumented = [
         f"{path}.{name}"
         for path, sub in _walk(schema)

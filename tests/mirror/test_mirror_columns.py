@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from target_bloomz import stage, store
+from target_bloomz import store
+from target_bloomz.stage import staging
 
-from bloomz_sync import contract
+from roster_streams import contract
 
 
 def columns(con, table: str, without: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -22,7 +23,7 @@ def test_each_mirror_table_has_the_staged_columns_and_types(database: Path, tmp_
     spool = tmp_path / "spool"
     spool.mkdir()
     con = store.connect(database)
-    stage.stage(con, spool)  # nothing received: the staged tables exist, empty, with their columns
+    staging.stage(con, spool)  # nothing received: the staged tables exist, empty, with their columns
 
     for stream in contract.STREAMS:
         staged = columns(con, f"stg_{stream}", ("_deleted_at", "_line"))

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 from roster_sandbox.testing import Sandbox
-from target_bloomz import approval, store
+from target_bloomz import store
+from target_bloomz.control import held_runs
 
-from bloomz_sync import contract
+from roster_streams import contract
 from tests.mirror.nightly import BIN, advance, export, tap_clever, target_bloomz
 from tests.support.district import district, query, run_target, singer_lines
 
@@ -176,7 +177,7 @@ def test_a_held_run_leaves_the_mirror_untouched(database: Path, tmp_path: Path) 
 
     # approved, it lands with its mirror change
     with store.connect(database) as con:
-        approval.approve(con, database, run_id)
+        held_runs.approve(con, database, run_id)
     assert last_run(database)[1] == "applied"
     assert mirrored_ids(database, "students") == {"stu1", "stu3"}
 

@@ -10,7 +10,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from target_bloomz.render import (
+from target_bloomz.report.render import (
     FamilyCodeLetter,
     RunSummary,
     render_family_code_letters,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from target_bloomz.contact_info import Normalized, normalize_email, normalize_phone
+from target_bloomz.contacts.rules import Normalized, normalize_email, normalize_phone
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from target_bloomz.outbox import (
     SmtpSettings,
     deliver_pending,
 )
-from target_bloomz.render import render_invitation
+from target_bloomz.report.render import render_invitation
 
 INVITATION = render_invitation(
     {

@@ -13,7 +13,7 @@ from target_bloomz.outbox import (
     invitation_messages,
     status_message,
 )
-from target_bloomz.render import Invitation, RunSummary, render_invitation, render_status_email
+from target_bloomz.report.render import Invitation, RunSummary, render_invitation, render_status_email
 
 INVITATION: Invitation = {
     "recipient_name": "Maria",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from target_bloomz.render import (
+from target_bloomz.report.render import (
     RunSummary,
     render_family_code_letters,
     render_invitation,

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from target_bloomz import notify, store
+from target_bloomz import store
+from target_bloomz.outbox import status_emails
+from target_bloomz.store import duckdb_store
 
 from tests.people_integration.people_smtp import SmtpServer, body
 from tests.support.district import district, query, run_target, singer_lines
@@ -192,7 +194,7 @@ def test_an_issue_recorded_before_store_version_6_stays_run_level(tmp_path: Path
     database = tmp_path / "bloomz.duckdb"
     with duckdb.connect(str(database)) as con:  # a version-5 store with a run of both schools
         for version in range(1, 6):
-            store._UPGRADES[version](con)
+            duckdb_store._UPGRADES[version](con)
         con.execute("INSERT INTO store_meta VALUES ('schema_version', '5')")
         con.execute(
             "INSERT INTO runs (id, source, scope, status, started_at) "
@@ -203,7 +205,7 @@ def test_an_issue_recorded_before_store_version_6_stays_run_level(tmp_path: Path
         )
 
     with store.connect(database) as con:
-        issues = {key: notify.run_summary(con, 1, key)["issues"] for key in (LINCOLN, JEFFERSON)}
+        issues = {key: status_emails.run_summary(con, 1, key)["issues"] for key in (LINCOLN, JEFFERSON)}
 
     assert (
         issues[LINCOLN]

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
-from target_bloomz import notify, store
+from target_bloomz import store
+from target_bloomz.outbox import status_emails
 
 from tests.people_integration.people_smtp import Mailbox, SmtpServer, body, free_port
 from tests.support.district import TARGET, district, query, run_target, singer_lines
@@ -105,8 +106,8 @@ def test_failed_run_status_names_the_error(
             "SELECT 2, source, scope, options, 'failed', 'nothing was applied: IOException: disk full', "
             "now(), now() FROM runs WHERE id = 1"
         )
-        assert notify.queue_status_emails(con, 2) == 1
-        assert notify.queue_status_emails(con, 2) == 0  # once per run and admin
+        assert status_emails.queue_status_emails(con, 2) == 1
+        assert status_emails.queue_status_emails(con, 2) == 0  # once per run and admin
         row = con.execute(
             "SELECT subject, body_text FROM outbox WHERE run_id = 2 AND kind = 'import_status'"
         ).fetchone()

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_bloomz import locks
-from target_bloomz.apply import PAUSE_ENV
-from target_bloomz.locks import lock_dir
+from target_bloomz.apply.transaction import PAUSE_ENV
+from target_bloomz.store import locks
+from target_bloomz.store.locks import lock_dir
 
 from tests.resync.processes import config_file, finish, paused, run, start
 from tests.resync.resync_helpers import issues, run_row

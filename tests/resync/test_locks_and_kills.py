@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import signal
 
-from target_bloomz.locks import lock_dir
+from target_bloomz.store.locks import lock_dir
 
 from tests.resync.processes import config_file, paused, run
 from tests.resync.resync_helpers import issues, run_row

@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from bloomz_sync import contract
+from roster_streams import contract
 
 TARGET = str(Path(sys.executable).with_name("target-bloomz"))
 

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bloomz_sync import contract
+from roster_streams import contract
 
 SCHOOL_WITH_165_SECTIONS = "5a25ff950a5f621109000004"
 

@@ -15,7 +15,7 @@ import pytest
 from roster_sandbox import dumpfile
 from roster_sandbox.testing import Sandbox, run_sandbox
 
-from bloomz_sync import contract
+from roster_streams import contract
 from tests.support.dumps import copy_dump
 
 ROSTER_SANDBOX = str(Path(sys.executable).parent / "roster-sandbox")

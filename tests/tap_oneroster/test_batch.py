@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import pytest
 from roster_sandbox.testing import Sandbox, run_sandbox
 
-from bloomz_sync import contract
+from roster_streams import contract
 
 from .conftest import TapRun, run_tap, sandbox_config
 

@@ -13,7 +13,7 @@ import pytest
 from roster_sandbox.testing import Sandbox
 from tap_oneroster.tap import TapOneRoster
 
-from bloomz_sync import contract
+from roster_streams import contract
 
 from .conftest import run_tap, sandbox_config, without, write_bundle, zip_folder
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from roster_sandbox.testing import Sandbox, run_sandbox
 
-from bloomz_sync import contract
+from roster_streams import contract
 from tests.support.dumps import copy_dump
 
 from .conftest import TapRun, run_tap, sandbox_config

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bloomz_sync import contract
+from roster_streams import contract
 
 from .conftest import pull_objects
 

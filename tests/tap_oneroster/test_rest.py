@@ -10,7 +10,7 @@ import pytest
 import requests
 from roster_sandbox.testing import Sandbox, run_sandbox
 
-from bloomz_sync import contract
+from roster_streams import contract
 from tests.support.connection import demo_school_counts, dropping_server, refused_url
 
 from .conftest import TapRun, run_tap, sandbox_config, without

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bloomz_sync import contract
+from roster_streams import contract
 from tests.resync.resync_helpers import NO_LIMITS
 from tests.support.district import district, pull_frame, query, run_target, singer_lines
 from tests.target_bloomz.test_input_reader import exported, issues

@@ -25,8 +25,9 @@ import phonenumbers
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from target_bloomz import contact_sql, map_step
-from target_bloomz.contact_info import Normalized, normalize_email, normalize_phone
+from target_bloomz.contacts import sql_rules
+from target_bloomz.contacts.rules import Normalized, normalize_email, normalize_phone
+from target_bloomz.mapping import answers
 
 NANP_REGIONS = phonenumbers.region_codes_for_country_code(1)
 SPECIAL_USE = email_validator.SPECIAL_USE_DOMAIN_NAMES
@@ -134,8 +135,8 @@ def near_miss_emails(draw: st.DrawFn) -> str:
 @property_test
 @given(st.lists(plain_emails(), min_size=1, max_size=20))
 def test_plain_addresses_are_answered_in_sql_as_python_answers_them(raws: list[str]) -> None:
-    answers = fast_answers(contact_sql.email_answer("raw"), raws)
-    checks = fast_checks(contact_sql.email_check("raw"), raws)
+    answers = fast_answers(sql_rules.email_answer("raw"), raws)
+    checks = fast_checks(sql_rules.email_check("raw"), raws)
     for raw in raws:
         assert normalize_email(raw) == Normalized(answers[raw]) == checks[raw]
 
@@ -143,14 +144,14 @@ def test_plain_addresses_are_answered_in_sql_as_python_answers_them(raws: list[s
 @property_test
 @given(st.lists(near_miss_emails(), min_size=1, max_size=20))
 def test_near_misses_get_no_answer_python_would_not_give(raws: list[str]) -> None:
-    answers = fast_checks(contact_sql.email_check("raw"), raws)
+    answers = fast_checks(sql_rules.email_check("raw"), raws)
     assert_only_python_answers(answers, {raw: normalize_email(raw) for raw in raws})
 
 
 @property_test
 @given(st.lists(st.text(string.printable + "é\uff20\uff0e\u0301", max_size=40), min_size=1, max_size=20))
 def test_any_text_gets_no_answer_python_would_not_give(raws: list[str]) -> None:
-    answers = fast_checks(contact_sql.email_check("raw"), raws)
+    answers = fast_checks(sql_rules.email_check("raw"), raws)
     assert_only_python_answers(answers, {raw: normalize_email(raw) for raw in raws})
 
 
@@ -162,8 +163,8 @@ def test_special_use_domains_and_long_labels_are_left_to_python() -> None:
         "ann@" + "a" * 64 + ".com",
         " ann@example.org",
     ]
-    assert set(fast_answers(contact_sql.email_answer("raw"), raws).values()) == {None}
-    assert fast_answers(contact_sql.email_answer("raw"), ["Ann@Local.Example.org"]) == {
+    assert set(fast_answers(sql_rules.email_answer("raw"), raws).values()) == {None}
+    assert fast_answers(sql_rules.email_answer("raw"), ["Ann@Local.Example.org"]) == {
         "Ann@Local.Example.org": "ann@local.example.org"
     }
 
@@ -278,7 +279,7 @@ def dialled_abroad(raw: str) -> bool:
 def test_plain_numbers_are_answered_in_sql_as_python_answers_them(
     phones: list[tuple[str, str]], region: str
 ) -> None:
-    answers = fast_checks(contact_sql.phone_check("raw", region), [raw for raw, _ in phones])
+    answers = fast_checks(sql_rules.phone_check("raw", region), [raw for raw, _ in phones])
     for raw, national in phones:
         assert answers[raw] == normalize_phone(raw, region)
         if us_valid(national):
@@ -292,7 +293,7 @@ def test_plain_numbers_are_answered_in_sql_as_python_answers_them(
 def test_numbers_of_any_digits_get_pythons_answer_in_sql_in_north_america(
     raws: list[str], region: str
 ) -> None:
-    answers = fast_checks(contact_sql.phone_check("raw", region), raws)
+    answers = fast_checks(sql_rules.phone_check("raw", region), raws)
     for raw in raws:
         if region in OTHER_REGIONS or dialled_abroad(raw):
             assert answers[raw] is None, f"fast path answered {raw!r}"
@@ -305,7 +306,7 @@ def test_numbers_of_any_digits_get_pythons_answer_in_sql_in_north_america(
     st.lists(near_miss_phones(), min_size=1, max_size=20), st.sampled_from([*NANP_REGIONS, *OTHER_REGIONS])
 )
 def test_near_miss_numbers_get_no_answer_python_would_not_give(raws: list[str], region: str) -> None:
-    answers = fast_checks(contact_sql.phone_check("raw", region), raws)
+    answers = fast_checks(sql_rules.phone_check("raw", region), raws)
     assert_only_python_answers(answers, {raw: normalize_phone(raw, region) for raw in raws})
 
 
@@ -326,7 +327,7 @@ def test_invalid_north_american_numbers_get_pythons_warning_in_sql(
     raw: str, region: str, expected: Normalized
 ) -> None:
     assert normalize_phone(raw, region) == expected
-    assert fast_checks(contact_sql.phone_check("raw", region), [raw]) == {raw: expected}
+    assert fast_checks(sql_rules.phone_check("raw", region), [raw]) == {raw: expected}
 
 
 def phonenumbers_answer(raw: str, region: str) -> Normalized:
@@ -356,22 +357,22 @@ def test_python_accepts_exactly_what_phonenumbers_is_valid_number_accepts(
 
 
 def test_numbers_outside_north_america_and_dialled_abroad_are_left_to_python() -> None:
-    answers = fast_checks(contact_sql.phone_check("raw", "GB"), ["(312) 555-0142", "+1 312 555 0142"])
+    answers = fast_checks(sql_rules.phone_check("raw", "GB"), ["(312) 555-0142", "+1 312 555 0142"])
     assert set(answers.values()) == {None}
-    assert fast_checks(contact_sql.phone_check("raw", "US"), ["011-441-2345"]) == {"011-441-2345": None}
+    assert fast_checks(sql_rules.phone_check("raw", "US"), ["011-441-2345"]) == {"011-441-2345": None}
 
 
 def test_a_pattern_duckdb_cannot_compile_is_noticed() -> None:
     """Should phonenumbers' metadata ever use a pattern RE2 lacks (a look-ahead), the fast path stands
     down rather than fail the run."""
-    assert contact_sql._compiles(["[2-9][0-9]{9}", "^(?:268)"])
-    assert not contact_sql._compiles(["[2-9][0-9]{9}", "(?=2)[0-9]{10}"])
+    assert sql_rules._compiles(["[2-9][0-9]{9}", "^(?:268)"])
+    assert not sql_rules._compiles(["[2-9][0-9]{9}", "(?=2)[0-9]{10}"])
 
 
 def test_the_patterns_are_phonenumbers_own() -> None:
     """The fast path is built from phonenumbers' metadata of every North American region (so it follows
     its updates): each region's leading digits, general and type patterns."""
-    expression = contact_sql.phone_check("raw", "US")
+    expression = sql_rules.phone_check("raw", "US")
     for region in NANP_REGIONS:
         metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
         assert metadata is not None
@@ -416,8 +417,8 @@ def assert_map_step_answers_as_python(users_json: Path, caplog: pytest.LogCaptur
             "UNION ALL SELECT NULL, unnest($phones::VARCHAR[])",
             {"emails": sorted(values["email"]), "phones": sorted(values["phone"])},
         )
-        with caplog.at_level(logging.INFO, logger="target_bloomz.map_step"):
-            map_step.normalize_contacts(con, "US")
+        with caplog.at_level(logging.INFO, logger="target_bloomz.mapping.answers"):
+            answers.normalize_contacts(con, "US")
         emails = {raw: Normalized(v, w) for raw, v, w in con.execute("FROM norm_email").fetchall()}
         phones = {raw: Normalized(v, w) for raw, v, w in con.execute("FROM norm_phone").fetchall()}
 

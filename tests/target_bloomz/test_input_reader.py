@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bloomz_sync import contract
+from roster_streams import contract
 from tests.resync.resync_helpers import NO_LIMITS
 from tests.support.district import TARGET, district, query, run_target, singer_lines
 

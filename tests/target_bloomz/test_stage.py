@@ -9,7 +9,8 @@ from typing import Any
 
 import duckdb
 import pytest
-from target_bloomz import stage, store
+from target_bloomz import store
+from target_bloomz.stage import staging
 
 
 def write_spool(spool_dir: Path, stream: str, lines: list[str]) -> None:
@@ -58,7 +59,7 @@ def test_every_kind_of_bad_record_is_set_aside_with_its_reason_and_the_record_as
     write_spool(spool, "terms", ['{"id":"x1","start_date":"2026-02-30"}'])
     write_spool(spool, "sections", ['{"id":"c1","section_type":"lab","grades":["1",2],"term_ids":null}'])
 
-    received = stage.stage(con, spool)
+    received = staging.stage(con, spool)
 
     assert received["students"] == 13
     assert received["contacts"] == 0
@@ -151,7 +152,7 @@ def test_good_records_are_typed_as_the_contract_says(con, tmp_path):
     write_spool(spool, "students", [json.dumps(student), '{"id":"s10"}'])
     write_spool(spool, "enrollments", ['{"section_id":"c1","user_id":"s9","role":"aide","primary":true}'])
 
-    stage.stage(con, spool)
+    staging.stage(con, spool)
 
     assert con.execute(
         "SELECT id, school_ids, first_name, email, updated_at, extra, _deleted_at, _line FROM stg_students "
@@ -185,7 +186,7 @@ def test_the_last_record_of_a_key_wins_in_a_spool_read_in_parallel(con, tmp_path
     lines.insert(30_000, '{"section_id":"c7","user_id":"s7","role":"wizard"}')  # set aside: never a candidate
     write_spool(tmp_path / "spool", "enrollments", lines)
 
-    received = stage.stage(con, tmp_path / "spool")
+    received = staging.stage(con, tmp_path / "spool")
 
     assert received["enrollments"] == 40_001
     assert con.execute("SELECT role, count(*) FROM stg_enrollments GROUP BY role").fetchall() == [
@@ -201,8 +202,8 @@ def test_staging_again_on_the_same_connection_replaces_what_was_staged(con, tmp_
     write_spool(tmp_path / "first", "schools", ['{"id":"sch1","name":"Lincoln"}', '{"id":"sch2","name":7}'])
     write_spool(tmp_path / "second", "schools", ['{"id":"sch3","name":"Jefferson"}'])
 
-    stage.stage(con, tmp_path / "first")
-    received = stage.stage(con, tmp_path / "second")
+    staging.stage(con, tmp_path / "first")
+    received = staging.stage(con, tmp_path / "second")
 
     assert received["schools"] == 1
     assert con.execute("SELECT id, name, _line FROM stg_schools").fetchall() == [("sch3", "Jefferson", 1)]

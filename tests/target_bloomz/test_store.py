@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 from target_bloomz import store
+from target_bloomz.store import duckdb_store
 
 
 def test_a_new_store_has_the_current_schema_version(database):
@@ -15,7 +16,7 @@ def test_a_new_store_has_the_current_schema_version(database):
 def test_an_older_store_is_upgraded_in_place_keeping_its_data(database):
     database.parent.mkdir(parents=True)
     with duckdb.connect(str(database)) as con:  # a version-1 store with a class in it
-        store._UPGRADES[1](con)
+        duckdb_store._UPGRADES[1](con)
         con.execute("INSERT INTO store_meta VALUES ('schema_version', '1')")
         con.execute("INSERT INTO communities VALUES (1, 'clever:sch1', 'Lincoln', 'clever', 1, 1)")
         con.execute("INSERT INTO classes (id, community_id, name) VALUES (1, 1, 'Math')")

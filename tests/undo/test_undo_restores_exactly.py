@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from target_bloomz import journal
+from target_bloomz.apply import journal
 
 from tests.support.district import district, query
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from bloomz_sync import private
+from plugin_runtime import private
 from target_bloomz.outbox.errors import MessageRejected
 from target_bloomz.outbox.settings import SmtpSettings
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from target_bloomz.render import Email, InvitationMessages
+from target_bloomz.report.render import Email, InvitationMessages
 
 
 @dataclass(frozen=True)

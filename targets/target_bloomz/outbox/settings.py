@@ -9,8 +9,8 @@ from typing import Any
 
 from singer_sdk import typing as th
 
-from bloomz_sync import network
-from bloomz_sync.failures import BadSetting
+from plugin_runtime import network
+from plugin_runtime.failures import BadSetting
 from target_bloomz.outbox.sms import FileSmsProvider, SmsProvider
 
 DEFAULT_SENDER = "Bloomz <no-reply@bloomz.net>"

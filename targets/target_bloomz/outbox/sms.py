@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from bloomz_sync import private
+from plugin_runtime import private
 
 
 class SmsProvider(Protocol):
