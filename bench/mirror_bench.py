@@ -20,6 +20,7 @@ from typing import TextIO
 
 import duckdb
 from target_bloomz import store
+from target_bloomz.apply import mirror_commit
 from target_bloomz.stage import mirror, staging
 from target_bloomz_bench import records
 
@@ -57,7 +58,7 @@ def timed(label: str, con: duckdb.DuckDBPyConnection, spool: Path, complete: set
     mirror.merge(con, "bench:feed", complete)
     merged = time.perf_counter()
     con.execute("BEGIN TRANSACTION")
-    mirror.commit(con, run_id)
+    mirror_commit.commit(con, run_id)
     con.execute("COMMIT")
     done = time.perf_counter()
     seconds = f"stage {staged - started:.1f} s, merge {merged - staged:.1f} s, commit {done - merged:.1f} s"

@@ -1,15 +1,12 @@
 """target-bloomz: the standard roster streams into the Bloomz store.
 
-Records are spooled per stream while the tap runs (reader.py, sinks.py). At the end of input the target
-stages them in DuckDB (staging.py), asks the mapping (answers.py), plans against the store (planner.py), saves
-the plan with the run, and unless ``dry_run`` applies it in one transaction (transaction.py); a dry run writes
-nothing else (no outbox message, no delivery). Singer STATE is held back until that transaction commits, so
-Meltano's bookmark never runs ahead of the store.
+A thin Singer adapter, as MeltanoLabs/target-postgres is: records are spooled per stream while the tap runs
+(input/reader.py, input/sinks.py); at the end of input the import pipeline (pipeline/import_pipeline.py)
+stages, maps, plans, guards and applies them in one transaction. Singer STATE is held back until that
+transaction commits, so Meltano's bookmark never runs ahead of the store.
 
-Only a complete pull is applied (guard/pull_verdict.py): one cut short, or with rows the tap could not
-read, fails with
-only the run written, unless ``apply_incomplete_pulls`` applies its adds and updates (never its removals).
-A run that did not complete exits non-zero: 1 when nothing was applied, 4 when an incomplete pull was.
+A run that did not complete exits non-zero (docs/resync.md "Exit status"): 1 when it failed or was
+refused, 3 when it is held for approval, 4 when an incomplete pull's adds and updates were applied.
 """
 
 from __future__ import annotations
@@ -19,10 +16,7 @@ import contextlib
 import os
 import shutil
 import sys
-import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, NoReturn
 
@@ -33,98 +27,21 @@ from singer_sdk.helpers.capabilities import BATCH_CONFIG, PluginCapabilities
 
 from plugin_runtime import executables, private
 from roster_streams import contract
-from target_bloomz.apply import transaction
-from target_bloomz.guard import pull_verdict, safety, source_identity
+from target_bloomz.guard import pull_verdict
 from target_bloomz.input.reader import RosterReader
 from target_bloomz.input.sinks import RosterSink, Spools
-from target_bloomz.mapping import ImportOptions, Mapping, MappingError, answers, check, load_mapping
+from target_bloomz.mapping import Mapping, MappingError, check, load_mapping
 from target_bloomz.outbox import CONFIG_PROPERTIES as OUTBOX_SETTINGS
-from target_bloomz.outbox import DeliverySettings, status_emails
+from target_bloomz.outbox import DeliverySettings
 from target_bloomz.outbox.invitations import DEFAULT_SIGNUP_URL
 from target_bloomz.outbox.settings import DEFAULT_FOLDER
-from target_bloomz.pipeline import people_steps, resync
-from target_bloomz.plan import planner
+from target_bloomz.pipeline.import_pipeline import ImportPipeline, Received, RunSettings
 from target_bloomz.progress import Progress
-from target_bloomz.runs import run_log
-from target_bloomz.stage import mirror, staging
-from target_bloomz.store import locks
+from target_bloomz.settings import OPTION_NAMES, OPTION_SETTINGS, default_database
+from target_bloomz.stage import mirror
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
-
-_OPTION_SETTINGS = th.PropertiesList(
-    th.Property(
-        "full_data",
-        th.BooleanType,
-        title="Full Data",
-        description="Full Data: remove class members missing from the source.",
-    ),
-    th.Property(
-        "archive",
-        th.BooleanType,
-        title="Archive",
-        description="Archive synced classes missing from the source (Full Data only).",
-    ),
-    th.Property(
-        "recreate_archived",
-        th.BooleanType,
-        title="Recreate archived classes",
-        description="Re-activate archived classes the source still has.",
-    ),
-    th.Property(
-        "keep_manual_staff",
-        th.BooleanType,
-        title="Do not override staff assignments",
-        description="Do not override staff assignments made by hand in Bloomz.",
-    ),
-    th.Property(
-        "scheduled",
-        th.BooleanType,
-        title="Scheduled import",
-        description="This is the nightly scheduled import (autosync).",
-    ),
-    th.Property(
-        "invite_teachers",
-        th.BooleanType,
-        title="Invite teachers",
-        description="Send invitations to all staff roles.",
-    ),
-    th.Property(
-        "invite_parents", th.BooleanType, title="Invite parents", description="Send invitations to parents."
-    ),
-    th.Property(
-        "invite_students",
-        th.BooleanType,
-        title="Invite students",
-        description="Send invitations to students with an e-mail or phone.",
-    ),
-    th.Property(
-        "invite_from",
-        th.StringType,
-        title="Invite from",
-        description="E-mail or source id of the admin invitations come from.",
-    ),
-    th.Property(
-        "notify_to",
-        th.ArrayType(th.StringType),
-        title="Notify to",
-        description="Community roles that receive the Bulk Import Status e-mail.",
-    ),
-    th.Property(
-        "default_region",
-        th.StringType,
-        title="Phone region",
-        description="Country code for phone numbers without one (US).",
-    ),
-)
-OPTION_NAMES = tuple(f.name for f in ImportOptions.__dataclass_fields__.values())
-# How a run that did not apply a complete pull ends (docs/resync.md); refused runs exit 1 too.
-EXIT_STATUSES = {"failed": 1, "held": resync.EXIT_HELD, "incomplete": pull_verdict.EXIT_INCOMPLETE}
-
-
-def default_database() -> Path:
-    """data/bloomz.duckdb under MELTANO_PROJECT_ROOT, else under the working directory."""
-    return Path(os.environ.get("MELTANO_PROJECT_ROOT") or Path.cwd()) / "data" / "bloomz.duckdb"
 
 
 class TargetBloomz(Target):
@@ -197,7 +114,7 @@ class TargetBloomz(Target):
             title="Memory limit",
             description="DuckDB memory limit for an import; beyond it DuckDB spills to a temp folder.",
         ),
-        *_OPTION_SETTINGS.wrapped.values(),
+        *OPTION_SETTINGS.wrapped.values(),
         # People: where invitations and status e-mails go (outbox/settings.py), and the sign-up link.
         *OUTBOX_SETTINGS,
         th.Property(
@@ -238,7 +155,6 @@ class TargetBloomz(Target):
             self.message_reader.report_progress(self.progress)
         self.complete_streams: set[str] = set()
         self._held_state: dict | None = None
-        self._locks = locks.Held()
 
     @property
     def mapping_named(self) -> bool:
@@ -325,29 +241,34 @@ class TargetBloomz(Target):
         started = self.pull_input.started or {}
         if not self.mapping_named and started.get("source") not in (None, self.mapping.source):
             self.mapping = self._load_mapping(started["source"])  # the pulled source's default mapping
-        scopes: list[str] = []
         try:
-            # re-sync (issue 7): one import per school community at a time, a delta's too
-            scopes = resync.scopes(self.mapping, self.spool_dir, self.database, self.feed)
-            with locks.hold(self.database, scopes, resync.holder()) as self._locks:
-                outcome = self._import(scopes)
-        except locks.SyncInProgress as err:
-            resync.refuse(
-                self.database, resync.refusal(self.mapping, scopes, str(err)), self._people_after_run
+            outcome = ImportPipeline(self.mapping, self._run_settings(), progress=self.progress).run(
+                Received(
+                    spool_dir=self.spool_dir,
+                    pull=self.pull_input,
+                    complete_streams=frozenset(self.complete_streams),
+                    versioned_streams=frozenset(self.versioned_streams),
+                    singer_state=self._held_state,
+                )
             )
-            raise SystemExit(1) from None
-        except safety.SyncRefused:
-            raise SystemExit(1) from None  # recorded and said by _import
-        except locks.LockLost as err:
-            print(f"Failed: {err}", file=sys.stderr, flush=True)  # the run is recorded failed
-            raise SystemExit(1) from None
         finally:
             shutil.rmtree(self.spool_dir, ignore_errors=True)
-            resync.record_refusals_when_free(self.database, self._people_after_run)  # refused meanwhile
-        if outcome in EXIT_STATUSES:
-            raise SystemExit(EXIT_STATUSES[outcome])
-        if outcome == "applied" and self._held_state is not None:
+        if outcome.exit_status:
+            raise SystemExit(outcome.exit_status)
+        if outcome.status == "applied" and self._held_state is not None:
             super()._write_state_message(self._held_state)
+
+    def _run_settings(self) -> RunSettings:
+        return RunSettings(
+            database=self.database,
+            feed=self.feed,
+            dry_run=bool(self.config.get("dry_run")),
+            apply_incomplete_pulls=bool(self.config.get("apply_incomplete_pulls")),
+            memory_limit=str(self.config.get("memory_limit") or "512MB"),
+            signup_url=str(self.config.get("signup_url") or DEFAULT_SIGNUP_URL),
+            mapping_named=self.mapping_named,
+            delivery=self.delivery,
+        )
 
     def _nothing_to_import(self) -> None:
         """No pull and no roster stream: no run is recorded, and its STATE passes (nothing rides on it)."""
@@ -367,176 +288,10 @@ class TargetBloomz(Target):
                 sink.tally_record_read(count)
                 sink.record_counter_metric.increment(count)
 
-    def _import(self, scopes: list[str]) -> str:
-        """Run the import; return how it ended: applied, dry_run, held, failed (a pull not complete, not
-        applied) or incomplete (its adds and updates applied). Meltano's state moves only when applied."""
-        dry_run = bool(self.config.get("dry_run"))
-        con = resync.open_store(self.database, wait=resync.STORE_WAIT_SECONDS)
-        resync.record_refusals(con, self.database, self._people_after_run)  # left by a refused import
-        # Bounded memory at any district size: DuckDB spills staging and plan tables to disk.
-        limit = str(self.config.get("memory_limit") or "512MB").replace("'", "")
-        con.execute(f"SET memory_limit = '{limit}'")
-        con.execute(f"SET temp_directory = '{self.spool_dir / 'duckdb-tmp'}'")
-        run_id: int | None = None
-        try:
-            with self._phase("stage"):
-                received = staging.stage(con, self.spool_dir)
-                self.progress.staged_records(sum(received.values()))
-                verdict = pull_verdict.judge(self.pull_input, received, self.complete_streams)
-                try:
-                    source_identity.check_mapping(verdict, self.mapping, named=self.mapping_named)
-                except safety.SyncRefused as err:  # before the mirror takes anything of the pull
-                    run_id = resync.record_refused(con, self.mapping, str(err), scope=scopes)
-                    raise
-                # Only staging needs input order (the last record of a key wins); later steps order
-                # explicitly, and unordered writes let DuckDB stream and spill in less memory.
-                con.execute("SET preserve_insertion_order = false")
-                mirror.keep_not_provided(con, self.feed, verdict.kept_fields)
-                # source mirror: plan from the feed's whole picture, and check references against it
-                pulled_complete = self.complete_streams - verdict.lost_streams
-                merged = mirror.merge(con, self.feed, pulled_complete, self.versioned_streams)
-                staging.check_references(con, self.mapping.source)
-            with self._phase("map"):
-                answers.run(con, self.mapping)
-            try:
-                source_identity.check_store(con, verdict, self.mapping, self.feed)
-                safety.check_first_import(con, self.mapping)  # re-sync: autosync needs a first import
-            except safety.SyncRefused as err:
-                run_id = resync.record_refused(con, self.mapping, str(err))
-                raise
-            run_id = run_log.start(
-                con,
-                self.mapping,
-                dry_run=dry_run,
-                complete_streams=merged.complete,  # complete in the mirror after the merge
-                record_counts=received,
-                singer_state=self._held_state,
-                signup_url=self.signup_url,
-            )
-            pull_verdict.record(con, run_id, verdict)
-            resync.after_start(con, run_id, self._locks.taken_over, merged)
-            for stream, n in staging.other_streams(self.spool_dir).items():
-                run_log.add_issue(
-                    con,
-                    run_id,
-                    "warning",
-                    stream,
-                    None,
-                    f"not a standard roster stream: {n} records not imported",
-                )
-            applies_incomplete = bool(self.config.get("apply_incomplete_pulls"))
-            if not verdict.complete and not dry_run and not applies_incomplete:
-                run_log.finish(con, run_id, "failed", reason=verdict.failed_status())
-                print(f"Run {run_id} failed: {verdict.failed_status()}.", file=sys.stderr, flush=True)
-                return "failed"
-            if not verdict.complete:
-                pull_verdict.adds_and_updates_only(con, self.mapping.source, run_id)
-            try:
-                with self._phase("plan"):
-                    summary = planner.build(con, self.mapping, run_id)
-                run_log.save_counts(con, run_id, summary.counts)
-                self._report(con, run_id, summary, dry_run=dry_run, verdict=verdict)
-                if dry_run:
-                    run_log.finish(con, run_id, "dry_run")
-                    return "dry_run"
-                if not verdict.complete:
-                    pull_verdict.check_no_removals(con, run_id)
-                if resync.hold_if_over_limits(con, self.database, self.mapping, run_id):
-                    return "held"  # nothing applied, STATE kept in run_log.singer_state only
-                with self._phase("apply"):
-                    transaction.apply(
-                        con,
-                        run_id,
-                        self.mapping.source,
-                        before_commit=self._in_apply(run_id, verdict),
-                        still_ours=self._locks.check,  # no import took the schools over while this one hung
-                    )
-            except Exception as err:
-                run_log.finish(
-                    con, run_id, "failed", error=f"nothing was applied: {type(err).__name__}: {err}"
-                )
-                raise
-            if not verdict.complete:
-                print(f"Run {run_id} incomplete: {verdict.incomplete_status()}.", file=sys.stderr, flush=True)
-                return "incomplete"  # its state stays: the next run reads the same changes again
-            self.logger.info("Run %s applied to %s", run_id, self.database)
-            return "applied"
-        finally:
-            if run_id is not None and not dry_run:  # a dry run queues and delivers nothing
-                self._people_after_run(con, run_id)
-            con.close()
-
     @property
     def feed(self) -> str:
         """The source mirror this run merges into (docs/mirror.md)."""
         return str(self.config.get("feed") or mirror.default_feed(self.mapping))
-
-    @property
-    def signup_url(self) -> str:
-        """The sign-up link invitations carry."""
-        return str(self.config.get("signup_url") or DEFAULT_SIGNUP_URL)
-
-    def _in_apply(self, run_id: int, verdict: pull_verdict.Verdict) -> Any:
-        signup_url = self.signup_url
-
-        def in_apply(con: Any) -> None:
-            answers.save_contact_checks(con)
-            source_identity.link(con, run_id, verdict, self.mapping, self.feed)
-            if not verdict.complete:  # before the status e-mails are written (people_steps)
-                reason = verdict.incomplete_status()
-                con.execute("UPDATE runs SET status_reason = ? WHERE id = ?", [reason, run_id])
-            people_steps.in_apply(
-                con, run_id, self.mapping, signup_url=signup_url, family_codes=verdict.complete
-            )
-
-        return in_apply
-
-    def _people_after_run(self, con: Any, run_id: int) -> None:
-        """Status e-mails and delivery; a channel that is down leaves rows pending, never fails the run."""
-        try:
-            report = people_steps.after_run(con, run_id, self.delivery)
-        except Exception as err:  # the run's own outcome stands; the outbox keeps what was queued
-            # The class only: an error's text can carry addresses (an SMTP server's refusal names them).
-            self.logger.error("Outbox of run %s not delivered: %s", run_id, type(err).__name__)
-            return
-        print(f"Outbox: {report}", file=sys.stderr, flush=True)
-        for warning in status_emails.no_recipient_warnings(con, run_id):
-            print(f"Run {run_id}: warning: {warning}", file=sys.stderr, flush=True)
-
-    @contextmanager
-    def _phase(self, name: str) -> Iterator[None]:
-        """Show the phase as it starts; log how long it took (the bench scripts read these lines)."""
-        started = time.perf_counter()
-        with self.progress.phase(name):
-            yield
-        self.logger.info("phase %s: %.2f s", name, time.perf_counter() - started)
-
-    def _report(
-        self,
-        con: Any,
-        run_id: int,
-        summary: planner.PlanSummary,
-        *,
-        dry_run: bool,
-        verdict: pull_verdict.Verdict,
-    ) -> None:
-        errors, warnings = con.execute(
-            "SELECT count(*) FILTER (severity = 'error'), count(*) FILTER (severity = 'warning') "
-            "FROM run_issues WHERE run_id = ?",
-            [run_id],
-        ).fetchone()
-        lines = [
-            f"Run {run_id}{' (dry run: nothing applied)' if dry_run else ''}: plan for {self.database}",
-            run_log.summary_table(summary.counts),
-            f"{errors} records set aside, {warnings} warnings (bloomz-sync plan {run_id} shows them).",
-        ]
-        if not verdict.complete:
-            lines.append(f"The pull was not complete: {verdict.cause}; this plan has no removals.")
-        if dry_run:
-            lines.append(
-                run_log.contact_values_table(run_log.contact_field_values(con, self.mapping), self.mapping)
-            )
-        print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 def main() -> None:

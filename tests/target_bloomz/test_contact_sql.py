@@ -25,9 +25,8 @@ import phonenumbers
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from target_bloomz.contacts import sql_rules
+from target_bloomz.contacts import normalize, sql_rules
 from target_bloomz.contacts.rules import Normalized, normalize_email, normalize_phone
-from target_bloomz.mapping import answers
 
 NANP_REGIONS = phonenumbers.region_codes_for_country_code(1)
 SPECIAL_USE = email_validator.SPECIAL_USE_DOMAIN_NAMES
@@ -417,8 +416,8 @@ def assert_map_step_answers_as_python(users_json: Path, caplog: pytest.LogCaptur
             "UNION ALL SELECT NULL, unnest($phones::VARCHAR[])",
             {"emails": sorted(values["email"]), "phones": sorted(values["phone"])},
         )
-        with caplog.at_level(logging.INFO, logger="target_bloomz.mapping.answers"):
-            answers.normalize_contacts(con, "US")
+        with caplog.at_level(logging.INFO, logger="target_bloomz.contacts.normalize"):
+            normalize.normalize_contacts(con, "US")
         emails = {raw: Normalized(v, w) for raw, v, w in con.execute("FROM norm_email").fetchall()}
         phones = {raw: Normalized(v, w) for raw, v, w in con.execute("FROM norm_phone").fetchall()}
 

@@ -24,7 +24,7 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "community_sources": (
         ("source", "school_id"),
-        "SELECT $source AS source, school_id FROM map_schools",
+        "SELECT $source AS source, school_id FROM p_community_sources",
     ),
     "classes": (
         ("id",),
@@ -35,7 +35,7 @@ TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "person_sources": (
         ("source", "kind", "source_id"),
         "SELECT $source AS source, kind, source_id FROM p_people WHERE action = 'create' "
-        # a churned Clever contact id matched to an existing parent (identity.APPLY_SQL)
+        # a churned Clever contact id matched to an existing parent (apply/transaction.py)
         "UNION SELECT $source, 'parent', source_id FROM p_contact_matches",
     ),
     "community_members": (
@@ -121,20 +121,3 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int, touched: list[str]) -> N
             ).fetchone()
             seq += int(written[0]) if written else 0
             con.execute(f"DROP TABLE j_keys_{table}; DROP TABLE j_before_{table}")
-
-
-def count_change(con: duckdb.DuckDBPyConnection) -> None:
-    """Bump the store's change counter (an applied run, an edit, an undo).
-
-    A held run planned against an older counter is re-planned before it is approved.
-    """
-    con.execute(
-        "UPDATE store_meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) "
-        "WHERE key = 'change_counter'"
-    )
-
-
-def change_counter(con: duckdb.DuckDBPyConnection) -> int:
-    """The store's change counter."""
-    row = con.execute("SELECT value FROM store_meta WHERE key = 'change_counter'").fetchone()
-    return int(row[0]) if row else 0

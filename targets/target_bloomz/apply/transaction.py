@@ -1,4 +1,4 @@
-"""Apply: execute a run's plan (the p_* temp tables of plan.py) against the store in ONE transaction.
+"""Apply: execute a run's plan (the p_* tables of the plan step) against the store in ONE transaction.
 
 Either every change of the run lands, with its journal and the run marked applied, or nothing does.
 """
@@ -13,9 +13,8 @@ from collections.abc import Callable
 
 import duckdb
 
-from target_bloomz.apply import journal
-from target_bloomz.plan import churned_contacts, removals
-from target_bloomz.stage import mirror
+from target_bloomz import store
+from target_bloomz.apply import contact_checks, journal, mirror_commit, removals
 
 # Tests only: seconds to wait inside the transaction, after every write and before COMMIT, so a test can
 # kill the process mid-apply (tests/resync/test_locks_and_kills.py), or resume it early with SIGUSR1 once
@@ -30,10 +29,9 @@ _STATEMENTS = [
        FROM p_communities p
        WHERE p.action = 'update' AND c.id = p.community_id AND c.name IS DISTINCT FROM p.name""",
     """INSERT INTO community_sources (community_id, source, school_id)
-       SELECT pc.community_id, $source, ms.school_id
-       FROM map_schools ms JOIN p_communities pc ON pc.key = ms.community_key
+       SELECT p.community_id, $source, p.school_id FROM p_community_sources p
        WHERE NOT EXISTS (
-           SELECT 1 FROM community_sources cs WHERE cs.source = $source AND cs.school_id = ms.school_id)""",
+           SELECT 1 FROM community_sources cs WHERE cs.source = $source AND cs.school_id = p.school_id)""",
     # classes
     """INSERT INTO classes
            (id, community_id, source, section_id, name, section_name, created_run, updated_run)
@@ -57,7 +55,10 @@ _STATEMENTS = [
        FROM p_people w WHERE w.action = 'update' AND p.id = w.person_id""",
     """INSERT INTO person_sources (source, kind, source_id, person_id, sis_id, first_seen_run)
        SELECT $source, kind, source_id, person_id, sis_id, $run FROM p_people WHERE action = 'create'""",
-    churned_contacts.APPLY_SQL,
+    # a churned Clever contact id matched to an existing parent (plan/churned_contacts.py): the new id
+    # becomes another source link of the matched person
+    """INSERT INTO person_sources (source, kind, source_id, person_id, sis_id, first_seen_run)
+       SELECT $source, 'parent', source_id, person_id, NULL, $run FROM p_contact_matches""",
     # memberships
     """INSERT INTO community_members (community_id, person_id, role, created_run, updated_run)
        SELECT community_id, person_id, role, $run, $run FROM p_community_members WHERE action = 'create'""",
@@ -101,11 +102,12 @@ def apply(
             params = {"run": run_id, "source": source}
             con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
         removals.apply_removals(con, run_id)  # re-sync (issue 7): Full Data, Archive, scheduled import
-        mirror.commit(con, run_id)  # source mirror: lands exactly when the run does
+        mirror_commit.commit(con, run_id)  # source mirror: lands exactly when the run does
+        contact_checks.save_contact_checks(con)  # checked once per store, kept only with an applied run
         if before_commit is not None:
             before_commit(con)
         journal.record(con, run_id, touched)  # after every write of the run: undo compares with it
-        journal.count_change(con)
+        store.bump_change_counter(con)
         if os.environ.get(PAUSE_ENV):  # re-sync tests only (see PAUSE_ENV)
             _pause(run_id, float(os.environ[PAUSE_ENV]))
         if still_ours is not None:

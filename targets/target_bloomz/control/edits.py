@@ -13,7 +13,7 @@ from __future__ import annotations
 import duckdb
 
 from plugin_runtime.failures import Failure
-from target_bloomz.apply import journal
+from target_bloomz import store
 from target_bloomz.report import lookup
 
 COMMUNITY_ROLES = ("School Admin", "School Office Staff", "School Support Staff", "Student", "Parent")
@@ -185,7 +185,7 @@ def _edit(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict) -> None
                 if isinstance(params, list)
                 else {k: v for k, v in params.items() if f"${k}" in statement},
             )
-        journal.count_change(con)
+        store.bump_change_counter(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

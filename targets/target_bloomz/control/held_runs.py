@@ -1,8 +1,9 @@
-"""Approve or discard a held run (guard.py held it over a safety limit).
+"""Approve or discard a held run (guard/hold.py held it over a safety limit).
 
-Approve loads the run's staged input (artifact.py) and plans it again against the store as it is now (the
-temp plan tables are gone, and the store may have moved: another run, an edit), then applies it in one
-transaction under the school's lock, exactly like the target would have.
+Approve applies the plan the admin read (plan/artifact.py keeps it) when the store has not changed since;
+when it has (another run, an edit, an undo), the run is planned again from its saved input against the
+store as it is now. Either way the import pipeline applies it, in one transaction under the school's lock,
+exactly as the target would have.
 
 Meltano's state: a held run never emitted its STATE, so Meltano's bookmark is still where the last applied
 run left it. Approving does not move it either: the next scheduled run pulls again from that bookmark and
@@ -21,13 +22,12 @@ from pathlib import Path
 import duckdb
 
 from plugin_runtime.failures import Failure
-from target_bloomz.apply import journal, transaction
 from target_bloomz.mapping import Mapping, load_mapping
 from target_bloomz.outbox.invitations import DEFAULT_SIGNUP_URL
-from target_bloomz.pipeline import people_steps, resync
-from target_bloomz.plan import artifact, planner
+from target_bloomz.pipeline.import_pipeline import ImportPipeline, RunSettings
+from target_bloomz.plan import artifact
 from target_bloomz.runs import run_log
-from target_bloomz.store import locks
+from target_bloomz.stage import mirror
 
 
 class ApprovalError(Failure, ValueError):
@@ -37,7 +37,7 @@ class ApprovalError(Failure, ValueError):
 @dataclass
 class Approved:
     run_id: int
-    replanned_because_store_moved: bool
+    replanned_because_store_moved: bool  # else the saved plan was applied as the admin read it
     counts: dict[str, dict[str, int]]
     singer_state: dict | None
     meltano_state_id: str | None = None  # recorded when Meltano started the run
@@ -97,12 +97,12 @@ def _superseded_by(con: duckdb.DuckDBPyConnection, run_id: int, scope: list[str]
 
 
 def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> Approved:
-    """Plan the held run again against the store as it is, and apply it.
+    """Apply held run ``run_id`` (its saved plan, or planned again when the store moved since).
 
     Refused when a newer run of the same schools applied meanwhile: the held run carries an older source
     picture, and applying it would roll that newer data back (and the source mirror with it).
     """
-    _, mapping_file, source, options, planned_at, state, scope, signup_url = _held_run(con, run_id)
+    _, mapping_file, source, options, _, state, scope, signup_url = _held_run(con, run_id)
     newer = _superseded_by(con, run_id, list(scope or []))
     if newer is not None:
         raise ApprovalError(
@@ -110,26 +110,15 @@ def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> Appr
             f"Approving it would roll back the newer data of run {newer}."
         )
     mapping = _mapping(mapping_file, source, options)
-    with locks.hold(database, scope or [], resync.holder()) as held_locks:
-        moved = planned_at != journal.change_counter(con)
-        artifact.load(con, database, run_id)
-        con.execute("DELETE FROM plan_rows WHERE run_id = ?", [run_id])
-        con.execute("DELETE FROM run_issues WHERE run_id = ?", [run_id])
-        summary = planner.build(con, mapping, run_id)
-        run_log.save_counts(con, run_id, summary.counts)
-        con.execute(
-            "UPDATE runs SET status_reason = 'approved after it was held: ' || status_reason WHERE id = ?",
-            [run_id],
-        )
-
-        def in_apply(con: duckdb.DuckDBPyConnection) -> None:
-            # the link the target was given (a run held before store version 5 has none saved)
-            people_steps.in_apply(con, run_id, mapping, signup_url=signup_url or DEFAULT_SIGNUP_URL)
-
-        transaction.apply(con, run_id, mapping.source, before_commit=in_apply, still_ours=held_locks.check)
+    settings = RunSettings(
+        database=database,
+        feed=artifact.feed(database, run_id) or mirror.default_feed(mapping),
+        # the link the target was given (a run held before store version 5 has none saved)
+        signup_url=signup_url or DEFAULT_SIGNUP_URL,
+    )
     state_id = artifact.meltano_state_id(database, run_id)
-    artifact.drop(database, run_id)
-    return Approved(run_id, moved, summary.counts, json.loads(state) if state else None, state_id)
+    replanned, counts = ImportPipeline(mapping, settings).approve(con, run_id, list(scope or []))
+    return Approved(run_id, replanned, counts, json.loads(state) if state else None, state_id)
 
 
 def discard(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> str:

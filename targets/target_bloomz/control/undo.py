@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from plugin_runtime.failures import Failure
-from target_bloomz.apply import journal
+from target_bloomz import store
 
 # Memberships first, then the entities they point to, then the source links of what was deleted.
 _ORDER = (
@@ -118,7 +118,7 @@ def undo(con: duckdb.DuckDBPyConnection, run_id: int) -> UndoReport:
             "UPDATE runs SET status = 'undone', status_reason = ? WHERE id = ?",
             [f"undone: {report.reverted} reverted, {len(report.not_reverted)} not", run_id],
         )
-        journal.count_change(con)
+        store.bump_change_counter(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

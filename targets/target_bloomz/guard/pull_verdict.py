@@ -143,6 +143,20 @@ def judge(pull: PullInput, received: dict[str, int], closed: Collection[str]) ->
     )
 
 
+def verdict_of(recorded: dict[str, Any]) -> Verdict:
+    """The verdict a run recorded (``runs.pull``, as_json), for applying it later (a held run)."""
+    return Verdict(
+        source=recorded.get("source"),
+        tenant=recorded.get("tenant"),
+        tap=str(recorded.get("tap") or "the tap"),
+        mode=recorded.get("mode"),
+        cause=recorded.get("cause"),
+        unreadable=[],
+        failed={},
+        not_provided=[],
+    )
+
+
 def _cause(
     pull: PullInput,
     tap: str,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import duckdb
 
-from target_bloomz.apply import journal
+from target_bloomz import store
 from target_bloomz.control.edits import EditError
 from target_bloomz.guard.pull_verdict import Verdict
 from target_bloomz.guard.safety import SyncRefused
@@ -188,7 +188,7 @@ def move_school(con: duckdb.DuckDBPyConnection, community: str, to: str, match: 
         left = con.execute(
             "SELECT count(*) FROM classes WHERE community_id = ? AND source = ?", [community_id, old]
         ).fetchone()
-        journal.count_change(con)  # a held run of the school is re-planned before it is approved
+        store.bump_change_counter(con)  # a held run of the school is re-planned before it is approved
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

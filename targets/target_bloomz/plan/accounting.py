@@ -28,7 +28,9 @@ WITH people AS (
 SELECT * FROM people a
 WHERE NOT EXISTS (SELECT 1 FROM p_people p WHERE p.kind = a.kind AND p.source_id = a.id)
   AND NOT EXISTS (
-      SELECT 1 FROM run_issues i WHERE i.run_id = $run AND i.stream = a.stream AND i.record_key = a.id)
+      SELECT 1 FROM (SELECT stream, record_key FROM run_issues WHERE run_id = $run
+                     UNION ALL SELECT stream, record_key FROM p_issues) i
+      WHERE i.stream = a.stream AND i.record_key = a.id)
 """
 
 # Why each missing person is missing: (kind, stream, id, reason, detail). A student or staff member whose
@@ -90,7 +92,7 @@ SELECT kind, stream, id, reason, detail FROM contacts
 _NOUN = "CASE kind WHEN 'student' THEN 'student' WHEN 'staff' THEN 'staff member' ELSE 'contact' END"
 
 _ISSUES = f"""
-INSERT INTO run_issues (run_id, severity, stream, record_key, message)
+INSERT INTO p_issues
 SELECT $run, CASE WHEN reason IS NULL THEN 'error' ELSE 'warning' END, stream, id,
     {_NOUN} || ' not imported: ' || CASE reason
         WHEN 'department' THEN detail[1]
@@ -108,7 +110,7 @@ ORDER BY stream, id
 
 # One line per school the mapping leaves out, and per contact field value it leaves out.
 _GROUPS = """
-INSERT INTO run_issues (run_id, severity, stream, record_key, message)
+INSERT INTO p_issues
 SELECT $run, 'warning', 'schools', org,
     'school ' || coalesce(s.name || ' (' || org || ')', org) ||
     ' is not one the mapping imports (communities): ' || string_agg(n || ' ' || what, ', ' ORDER BY what) ||

@@ -1,9 +1,12 @@
-"""Held runs keep what they received, so `bloomz-sync approve` can re-plan them against a store that moved.
+"""A held run's plan, saved as it was shown, with the input it was planned from.
 
-The staged streams and the mapping's answers (the stg_*, map_* and norm_* temp tables) are copied to a
-DuckDB file beside the store, ``<store>.held/run-<id>.duckdb``; approve loads them back as the same temp
-tables and plans again. Beside it, ``run-<id>.json`` keeps the Meltano state id of the run (when Meltano
-started it), so approve can print the exact ``meltano state set`` line. Approve and discard delete both.
+The run's tables (tables.py: ``kept_by_a_saved_plan``: the staged streams, the mirror's merge, the
+mapping's answers and the plan's ``p_*`` tables) are copied to a DuckDB file beside the store,
+``<store>.held/run-<id>.duckdb``. Approve loads them back: it applies the saved plan as the admin read it
+when the store has not changed since, and plans again from the saved input when it has. Beside it,
+``run-<id>.json`` keeps the feed and the Meltano state id of the run (when Meltano started it), so approve
+records the source's identity and prints the exact ``meltano state set`` line. Approve and discard delete
+both.
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ from pathlib import Path
 import duckdb
 
 from plugin_runtime import private
+from target_bloomz.contacts.normalize import CHECK_COLUMNS
+from target_bloomz.tables import kept_by_a_saved_plan, read_by_apply
 
-_TABLES = (
-    "SELECT table_name FROM duckdb_tables() "
-    "WHERE temporary AND regexp_matches(table_name, '^(stg|map|norm)_')"
-)
+# A run held by an older version kept its mirror merge under other names.
+_OLD_NAMES = (("stg_mirror_run", "mirror_run"), ("stg_delta_", "mirror_delta_"))
 
 
 def held_file(database: Path, run_id: int) -> Path:
@@ -27,14 +30,21 @@ def held_file(database: Path, run_id: int) -> Path:
 
 
 def save(
-    con: duckdb.DuckDBPyConnection, database: Path, run_id: int, *, meltano_state_id: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    database: Path,
+    run_id: int,
+    *,
+    feed: str,
+    meltano_state_id: str | None = None,
 ) -> Path:
-    """Copy the run's staged input next to the store, with the run's Meltano state id."""
+    """Copy the run's plan and input next to the store, with its feed and Meltano state id."""
     path = held_file(database, run_id)
     private.folder(path.parent)
-    _meta_file(database, run_id).write_text(json.dumps({"meltano_state_id": meltano_state_id}))
+    meta = {"feed": feed, "meltano_state_id": meltano_state_id}
+    _meta_file(database, run_id).write_text(json.dumps(meta))
     path.unlink(missing_ok=True)
-    tables = [name for (name,) in con.execute(_TABLES).fetchall()]
+    temp = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+    tables = [name for (name,) in temp if kept_by_a_saved_plan(name)]
     con.execute(f"ATTACH '{_quoted(path)}' AS held_run")
     try:
         for name in tables:
@@ -45,8 +55,9 @@ def save(
     return path
 
 
-def load(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> None:
-    """Bring a held run's staged input back as temp tables."""
+def load(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> bool:
+    """Bring a held run's tables back as temp tables; whether they hold its whole plan (a run held by an
+    older version kept only its input: it is planned again)."""
     path = held_file(database, run_id)
     if not path.exists():
         raise FileNotFoundError(f"the staged input of held run {run_id} is missing: {path}")
@@ -56,17 +67,38 @@ def load(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> None:
             "SELECT table_name FROM duckdb_tables() WHERE database_name = 'held_run'"
         ).fetchall()
         for (name,) in names:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM held_run.{name}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_current(name)} AS SELECT * FROM held_run.{name}")
     finally:
         con.execute("DETACH held_run")
+    loaded = {_current(name) for (name,) in names}
+    if "norm_contact_checks" not in loaded:  # held by an older version: its checks were not kept
+        con.execute(f"CREATE TEMP TABLE norm_contact_checks ({CHECK_COLUMNS})")
+    return read_by_apply() <= loaded
+
+
+def _current(name: str) -> str:
+    for old, new in _OLD_NAMES:
+        if name.startswith(old):
+            return new + name[len(old) :]
+    return name
 
 
 def meltano_state_id(database: Path, run_id: int) -> str | None:
     """The Meltano state id of a held run; None when Meltano did not start it (or it was held before)."""
+    return _meta(database, run_id).get("meltano_state_id")
+
+
+def feed(database: Path, run_id: int) -> str | None:
+    """The feed a held run merged into; None when it was held by an older version."""
+    return _meta(database, run_id).get("feed")
+
+
+def _meta(database: Path, run_id: int) -> dict:
     try:
-        return json.loads(_meta_file(database, run_id).read_text()).get("meltano_state_id")
-    except (OSError, ValueError, AttributeError):
-        return None
+        meta = json.loads(_meta_file(database, run_id).read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def drop(database: Path, run_id: int) -> None:

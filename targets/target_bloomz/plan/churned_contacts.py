@@ -43,7 +43,7 @@ SELECT * FROM candidates QUALIFY row_number() OVER (PARTITION BY person_id ORDER
 """
 
 _REPORT = """
-INSERT INTO run_issues (run_id, severity, stream, record_key, message)
+INSERT INTO p_issues
 SELECT $run, 'warning', 'contacts', source_id,
     'matched to existing parent #' || person_id || ' (contact id ' || old_ids || ' before): same student ' ||
     student_id || ' and same ' || matched_by || '; no new account, no new invitation'
@@ -64,8 +64,3 @@ def match_churned_contacts(con: duckdb.DuckDBPyConnection, source: str, run_id: 
 def report_matches(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     """One warning per match in the run's issues, naming ids only."""
     con.execute(_REPORT, {"run": run_id})
-
-
-# For apply: the new contact id becomes another source link of the matched person.
-APPLY_SQL = """INSERT INTO person_sources (source, kind, source_id, person_id, sis_id, first_seen_run)
-   SELECT $source, 'parent', source_id, person_id, NULL, $run FROM p_contact_matches"""

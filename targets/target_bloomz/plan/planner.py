@@ -23,7 +23,7 @@ import duckdb
 
 from target_bloomz import store
 from target_bloomz.mapping import Mapping
-from target_bloomz.plan import accounting, churned_contacts, issue_scope, removals
+from target_bloomz.plan import accounting, churned_contacts, removals
 
 # Staff first, then students, then parents: a class member appearing in several roles keeps the first.
 _CLASS_ROLE_ORDER = "CASE w.role WHEN 'teacher' THEN 1 WHEN 'aide' THEN 2 WHEN 'student' THEN 3 ELSE 4 END"
@@ -470,11 +470,22 @@ _PLAN_ROWS = """
     FROM p_student_contacts WHERE action IS NOT NULL
 """
 
+# The schools that feed each community of the run (apply links the new ones).
+_COMMUNITY_SOURCES = """
+CREATE OR REPLACE TEMP TABLE p_community_sources AS
+SELECT pc.community_id, ms.school_id FROM map_schools ms JOIN p_communities pc ON pc.key = ms.community_key
+"""
+
+# The run's issues as planning finds them (saved_plan.save adds the school communities each concerns).
+_ISSUE_COLUMNS = (
+    "run_id BIGINT, severity VARCHAR, stream VARCHAR, record_key VARCHAR, message VARCHAR NOT NULL"
+)
+
 # Warnings the admin must see: every set-aside record, every section left out for its name or a template
 # error, a class left without its primary teacher, a student without the chosen id, contact details that
 # could not be used (by id only: never the value).
 _ISSUES = """
-INSERT INTO run_issues (run_id, severity, stream, record_key, message)
+INSERT INTO p_issues
 SELECT $run, 'error', stream, record_key, problem FROM stg_rejects
 UNION ALL
 SELECT $run, 'warning', 'sections', section_id, 'section not imported: ' || reason
@@ -526,32 +537,39 @@ class PlanSummary:
 
     counts: dict[str, dict[str, int]]
 
+    @classmethod
+    def of(cls, con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> PlanSummary:
+        """The counts an (entity, action, count) query gives."""
+        counts: dict[str, dict[str, int]] = {}
+        for entity, action, n in con.execute(sql, params or []).fetchall():
+            counts.setdefault(entity, {})[action] = n
+        return cls(counts)
+
     def changes(self) -> int:
         """How many rows would change the store."""
         return sum(n for actions in self.counts.values() for a, n in actions.items() if a != "skip")
 
 
-def _save_plan_rows(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
-    """Save the plan rows numbered in plan order: entity, then target, then source record.
+def _number_plan_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """``p_plan_rows``: the plan rows numbered in plan order: entity, then target, then source record.
 
     Bounded memory at any size: the rows go to a temp table as they come and only their sort keys are
     sorted (a sort spills to disk, where a row_number() window holds every whole row in memory); a row's
     number is its place in that order.
     """
-    con.execute(f"CREATE OR REPLACE TEMP TABLE p_plan_rows AS {_PLAN_ROWS}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE p_plan_candidates AS {_PLAN_ROWS}")
     with store.in_insertion_order(con):  # the sorted row ids keep their order as rowid
         con.execute(
             "CREATE OR REPLACE TEMP TABLE p_plan_order AS "
-            "SELECT rowid AS plan_row FROM p_plan_rows ORDER BY ord, target, source_id"
+            "SELECT rowid AS plan_row FROM p_plan_candidates ORDER BY ord, target, source_id"
         )
     # row ids of a new table count up from where its storage starts (inside a transaction, not from 0)
     con.execute(
-        """INSERT INTO plan_rows
-           SELECT $run, o.rowid - (SELECT min(rowid) FROM p_plan_order) + 1, r.* EXCLUDE (ord)
-           FROM p_plan_order o JOIN p_plan_rows r ON r.rowid = o.plan_row""",
-        {"run": run_id},
+        """CREATE OR REPLACE TEMP TABLE p_plan_rows AS
+           SELECT o.rowid - (SELECT min(rowid) FROM p_plan_order) + 1 AS seq, r.* EXCLUDE (ord)
+           FROM p_plan_order o JOIN p_plan_candidates r ON r.rowid = o.plan_row"""
     )
-    con.execute("DROP TABLE p_plan_rows")
+    con.execute("DROP TABLE p_plan_candidates")
     con.execute("DROP TABLE p_plan_order")
 
 
@@ -573,7 +591,8 @@ def _settle_class_names(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> PlanSummary:
-    """Compute the plan into the p_* temp tables and save its rows and issues under ``run_id``."""
+    """Compute the plan of ``run_id`` into the p_* temp tables, its rows (``p_plan_rows``) and issues
+    (``p_issues``) with it; the store is only read (saved_plan.save records the plan with the run)."""
     params: dict[str, Any] = {
         "source": mapping.source,
         "recreate_archived": mapping.options.recreate_archived,
@@ -585,9 +604,11 @@ def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> Plan
     def run(sql: str, *names: str) -> None:
         con.execute(sql, {n: params[n] for n in names})
 
+    con.execute(f"CREATE OR REPLACE TEMP TABLE p_issues ({_ISSUE_COLUMNS})")
     # a run held before store version 10 has no department problems saved with it (held.py)
     con.execute("CREATE TEMP TABLE IF NOT EXISTS map_org_problems (org_id VARCHAR, problem VARCHAR)")
     run(_COMMUNITIES, "source")
+    con.execute(_COMMUNITY_SOURCES)
     run(_SECTIONS)
     blocked = removals.blocked_streams(con, mapping, run_id)
     removals.plan_archives(con, mapping, blocked)  # names of classes archived tonight are free tonight
@@ -605,15 +626,9 @@ def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> Plan
     run(_COMMUNITY_MEMBERS)
     run(_CLASS_MEMBERS, "source")
     run(_STUDENT_CONTACTS)
-    _save_plan_rows(con, run_id)
+    _number_plan_rows(con)
     con.execute(_ISSUES, {"run": run_id})
     churned_contacts.report_matches(con, run_id)
     removals.plan(con, mapping, run_id, blocked)  # re-sync (issue 7): removals, complete pulls only
     accounting.account_for_people(con, mapping, run_id)  # nobody vanishes (issue 18)
-    issue_scope.resolve(con, run_id)  # each issue to the school communities of its record (issue 8)
-    counts: dict[str, dict[str, int]] = {}
-    for entity, action, n in con.execute(
-        "SELECT entity, action, count(*) FROM plan_rows WHERE run_id = ? GROUP BY ALL ORDER BY ALL", [run_id]
-    ).fetchall():
-        counts.setdefault(entity, {})[action] = n
-    return PlanSummary(counts)
+    return PlanSummary.of(con, "SELECT entity, action, count(*) FROM p_plan_rows GROUP BY ALL ORDER BY ALL")

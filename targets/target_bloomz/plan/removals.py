@@ -17,8 +17,8 @@ has them in that class: then their tombstone is cleared, so the source re-adding
 
 Output: temp tables ``p_class_archives`` (planned first, plan_archives: an archived class frees its name),
 ``p_class_member_removals``, ``p_community_member_removals``, ``p_student_contact_removals`` and
-``p_tombstones_cleared``, their plan rows (actions archive and remove) and warnings; ``apply_removals``
-writes them in apply's transaction.
+``p_tombstones_cleared``, their plan rows (actions archive and remove, into ``p_plan_rows``) and warnings
+(``p_issues``); apply/removals.py writes them in apply's transaction.
 """
 
 from __future__ import annotations
@@ -145,9 +145,8 @@ WHERE t.class_id IN (SELECT class_id FROM p_classes WHERE live)
 """
 
 _PLAN_ROWS = """
-INSERT INTO plan_rows
-SELECT $run, (SELECT coalesce(max(seq), 0) FROM plan_rows WHERE run_id = $run)
-        + row_number() OVER (ORDER BY ord, target, source_id),
+INSERT INTO p_plan_rows
+SELECT (SELECT coalesce(max(seq), 0) FROM p_plan_rows) + row_number() OVER (ORDER BY ord, target, source_id),
     entity, action, target_id, target, source_stream, source_id, rule, reason, before, after
 FROM (
     SELECT 7 AS ord, 'class' AS entity, 'archive' AS action, class_id AS target_id,
@@ -267,30 +266,9 @@ def plan(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int, blocked:
     if wanted:
         for stream, reason in sorted(blocked.items()):
             con.execute(
-                "INSERT INTO run_issues (run_id, severity, stream, record_key, message) "
-                "VALUES (?, 'warning', ?, NULL, ?)",
+                "INSERT INTO p_issues VALUES (?, 'warning', ?, NULL, ?)",
                 [run_id, stream, f"{' and '.join(wanted)}: no removals from {stream} this run: {reason}"],
             )
-
-
-_APPLY = [
-    """UPDATE classes SET status = 'archived', archived_at = now(), updated_run = $run
-       WHERE id IN (SELECT class_id FROM p_class_archives)""",
-    """DELETE FROM class_members m USING p_class_member_removals r
-       WHERE m.class_id = r.class_id AND m.person_id = r.person_id""",
-    """DELETE FROM community_members m USING p_community_member_removals r
-       WHERE m.community_id = r.community_id AND m.person_id = r.person_id""",
-    """DELETE FROM student_contacts s USING p_student_contact_removals r
-       WHERE s.student_id = r.student_id AND s.contact_id = r.contact_id""",
-    """DELETE FROM class_member_tombstones t USING p_tombstones_cleared c
-       WHERE t.class_id = c.class_id AND t.person_id = c.person_id""",
-]
-
-
-def apply_removals(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
-    """Write the planned archives and removals (called inside apply's transaction)."""
-    for sql in _APPLY:
-        con.execute(sql, {"run": run_id} if "$run" in sql else {})
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> int:

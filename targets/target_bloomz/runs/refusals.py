@@ -12,11 +12,18 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from target_bloomz import store
+from target_bloomz.mapping import Mapping
+from target_bloomz.store import locks
 
 
 def refusal_dir(database: Path) -> Path:
@@ -92,4 +99,69 @@ def insert(con: duckdb.DuckDBPyConnection, refusal: dict[str, Any], at: datetime
             at,
         ],
     )
+    return run_id
+
+
+def refusal(mapping: Mapping, scope: list[str], reason: str, school_ids: list[str] | None = None) -> dict:
+    """A refused run as refusals.insert records it."""
+    options = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(mapping.options).items()}
+    return {
+        "source": mapping.source,
+        "scope": [key for key in scope if not key.startswith("feed:")],
+        "school_ids": school_ids,
+        "mapping_file": str(mapping.path),
+        "options": options,
+        "reason": reason,
+    }
+
+
+AfterRun = Callable[[duckdb.DuckDBPyConnection, int], None]  # the status e-mails of a run, and delivery
+
+
+def refuse(database: Path, refused: dict, after_run: AfterRun) -> None:
+    """Record a refused import (refusal()) now, or leave it for the import holding the store (refusals.py)."""
+    save(database, refused)
+    if not record_refusals_when_free(database, after_run):
+        later = "recorded as a refused run once the store is free"
+        print(f"Refused, nothing applied: {refused['reason']} ({later})", file=sys.stderr, flush=True)
+
+
+def record_refusals_when_free(database: Path, after_run: AfterRun) -> list[int]:
+    """Record the refusals waiting beside the store unless another process has it open; their run ids."""
+    if not waiting(database) or not database.exists():
+        return []
+    try:
+        con = locks.open_store(database)
+    except (locks.SyncInProgress, store.StoreError):
+        return []  # the process holding the store records them when it is done
+    try:
+        return record_refusals(con, database, after_run)
+    finally:
+        con.close()
+
+
+def record_refusals(con: duckdb.DuckDBPyConnection, database: Path, after_run: AfterRun) -> list[int]:
+    """Record the refusals waiting beside the store, say so, and tell their admins (``after_run``)."""
+    recorded = record_waiting(con, database)
+    for run_id in recorded:
+        row = con.execute("SELECT status_reason FROM runs WHERE id = ?", [run_id]).fetchone()
+        print(f"Run {run_id} refused, nothing applied: {row[0] if row else ''}", file=sys.stderr, flush=True)
+        after_run(con, run_id)
+    return recorded
+
+
+def record_refused(
+    con: duckdb.DuckDBPyConnection, mapping: Mapping, reason: str, *, scope: list[str] | None = None
+) -> int:
+    """Record a refused run (status refused, with why) so admins see it; return its id. Its scope: the
+    communities the mapping step found (map_schools), or ``scope`` when refused before that step."""
+    school_ids = None
+    if scope is None:
+        row = con.execute(
+            "SELECT list(DISTINCT community_key ORDER BY community_key), list(school_id ORDER BY school_id) "
+            "FROM map_schools"
+        ).fetchone()
+        scope, school_ids = (list(row[0] or []), list(row[1] or [])) if row else ([], None)
+    run_id = insert(con, refusal(mapping, scope, reason, school_ids))
+    print(f"Run {run_id} refused, nothing applied: {reason}", file=sys.stderr, flush=True)
     return run_id

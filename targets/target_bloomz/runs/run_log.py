@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from typing import Any
 
 import duckdb
 
+from target_bloomz import store
 from target_bloomz.mapping import Mapping
+from target_bloomz.store.locks import TakenOver
 
 
 def start(
@@ -74,6 +77,37 @@ def add_issue(
         "VALUES (?, ?, ?, ?, ?, ?)",
         [run_id, severity, stream, key, message, communities],
     )
+
+
+def note_start(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    taken: list[TakenOver],
+    *,
+    pulled_complete: list[str],
+    cut_short: dict[str, int | None],
+) -> None:
+    """Remember what the run planned against, say which stale locks it took over and which streams were
+    cut short."""
+    con.execute(
+        "UPDATE runs SET planned_at_change = ?, pulled_complete = ? WHERE id = ?",
+        [store.change_counter(con), pulled_complete, run_id],
+    )
+    # This run holds the lock of its communities, so an earlier run of them still "planned" died mid-way.
+    con.execute(
+        """UPDATE runs SET status = 'failed', finished_at = now(),
+               error = 'the import stopped before it finished (process killed?): nothing of it was applied'
+           WHERE status = 'planned' AND id <> $run
+             AND len(list_intersect(scope, (SELECT scope FROM runs WHERE id = $run))) > 0""",
+        {"run": run_id},
+    )
+    for lock in taken:
+        add_issue(con, run_id, "warning", "locks", lock.scope, lock.message(), communities=[lock.scope])
+        print(f"Run {run_id}: {lock.message()}", file=sys.stderr, flush=True)
+    for stream, completed_run in sorted(cut_short.items()):
+        message = f"did not close complete; removals judged from the mirror as of run {completed_run}"
+        add_issue(con, run_id, "warning", stream, None, message)
+        print(f"Run {run_id}: {stream} {message}", file=sys.stderr, flush=True)
 
 
 def save_counts(con: duckdb.DuckDBPyConnection, run_id: int, counts: dict[str, dict[str, int]]) -> None:

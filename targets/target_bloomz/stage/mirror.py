@@ -5,12 +5,13 @@ parent's student. So the store keeps ``src_<stream>`` (one row per record of a f
 ``stg_<stream>``) and ``src_streams`` (per feed and stream: is the mirror complete, since when). A feed is
 one tap configuration (docs/mirror.md).
 
-``merge`` runs after staging: it keeps this run's records as ``stg_delta_<stream>`` and rebuilds
+``merge`` runs after staging: it keeps this run's records as ``mirror_delta_<stream>`` and rebuilds
 ``stg_<stream>`` as the merged picture (a stream pulled complete replaces the mirror; otherwise records
 are upserted by key and deletions drop them), so mapping and plan read the same tables as before. Nothing
-is written to the store there: ``commit`` writes the mirror inside apply's transaction, so a dry run, a
-held run or a failed apply leaves it as it was. A held run keeps the ``stg_*`` tables (held.py), so its
-approval commits the mirror with it. All statements are set-based.
+is written to the store there: apply/mirror_commit.py writes the mirror inside apply's transaction, so a
+dry run, a held run or a failed apply leaves it as it was. A held run keeps these tables with its plan
+(plan/artifact.py), so its approval commits the mirror with it. The mirror's tables:
+store/mirror_tables.py. All statements are set-based.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import duckdb
 
 from roster_streams import contract
 from target_bloomz.mapping import Mapping
-from target_bloomz.stage import staging
 
-_RUN_TABLE = "stg_mirror_run"  # stg_ prefix: held.py keeps it with a held run
+# Which streams this run merged and how: apply/mirror_commit.py writes them to the store.
+MERGED = "mirror_run"
 
 
 def default_feed(mapping: Mapping) -> str:
@@ -36,40 +37,7 @@ def default_feed(mapping: Mapping) -> str:
     return f"{mapping.source}:{path.parent.name if path.name == 'mapping.yml' else path.stem}"
 
 
-def create_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """The mirror's tables (a store upgrade step): ``src_streams`` and one ``src_<stream>`` per stream."""
-    con.execute(
-        """CREATE TABLE src_streams (
-               feed VARCHAR NOT NULL,
-               stream VARCHAR NOT NULL,
-               complete BOOLEAN NOT NULL,     -- established by a complete pull, merged with deltas since
-               completed_at TIMESTAMP,        -- when the last complete pull was committed
-               completed_run BIGINT,
-               updated_at TIMESTAMP NOT NULL,
-               updated_run BIGINT,
-               records BIGINT NOT NULL,
-               PRIMARY KEY (feed, stream))"""
-    )
-    for stream in contract.STREAMS:
-        _create_table(con, f"src_{stream}", stream)
-
-
-def _create_table(con: duckdb.DuckDBPyConnection, table: str, stream: str) -> None:
-    """An empty mirror table of a stream: the feed, then the stream's staged columns."""
-    empty = "(SELECT NULL::VARCHAR[] AS s, NULL::VARCHAR[] AS t WHERE false)"  # what staging.columns reads
-    columns = ", ".join(staging.columns(stream))
-    con.execute(f"CREATE TABLE {table} AS SELECT ''::VARCHAR AS feed, {columns} FROM {empty}")
-
-
-def rebuild_table(con: duckdb.DuckDBPyConnection, stream: str) -> None:
-    """A store upgrade step for a stream whose contract gained fields: its mirror gets the new columns, in
-    the staged order, and keeps its rows (the new columns empty)."""
-    _create_table(con, f"src_{stream}_new", stream)
-    con.execute(f"INSERT INTO src_{stream}_new BY NAME SELECT * FROM src_{stream}")
-    con.execute(f"DROP TABLE src_{stream}; ALTER TABLE src_{stream}_new RENAME TO src_{stream}")
-
-
-def _same_key(stream: str, left: str, right: str) -> str:
+def same_key(stream: str, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{k} = {right}.{k}" for k in contract.key_properties(stream))
 
 
@@ -83,7 +51,7 @@ def keep_not_provided(con: duckdb.DuckDBPyConnection, feed: str, fields: dict[st
         if names:
             con.execute(
                 f"UPDATE stg_{stream} AS s SET {', '.join(f'{n} = m.{n}' for n in names)} "
-                f"FROM src_{stream} AS m WHERE m.feed = ? AND {_same_key(stream, 'm', 's')}",
+                f"FROM src_{stream} AS m WHERE m.feed = ? AND {same_key(stream, 'm', 's')}",
                 [feed],
             )
 
@@ -114,22 +82,22 @@ def merge(
     references against the merged picture.
     """
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {_RUN_TABLE} "
+        f"CREATE OR REPLACE TEMP TABLE {MERGED} "
         "(feed VARCHAR, stream VARCHAR, replace BOOLEAN, complete BOOLEAN)"
     )
     rejected = dict(con.execute("SELECT stream, count(*) FROM stg_rejects GROUP BY stream").fetchall())
     for stream in contract.STREAMS:
-        delta = f"stg_delta_{stream}"
+        delta = f"mirror_delta_{stream}"
         con.execute(f"DROP TABLE IF EXISTS {delta}; ALTER TABLE stg_{stream} RENAME TO {delta}")
         replace, complete = _decide(con, feed, stream, stream in pulled_complete, bool(rejected.get(stream)))
-        con.execute(f"INSERT INTO {_RUN_TABLE} VALUES (?, ?, ?, ?)", [feed, stream, replace, complete])
+        con.execute(f"INSERT INTO {MERGED} VALUES (?, ?, ?, ?)", [feed, stream, replace, complete])
         kept = (
             ""
             if stream in pulled_complete  # the plan sees the pull as it came (removals.py judges it)
             else f"""SELECT * EXCLUDE (feed), NULL::TIMESTAMPTZ AS _deleted_at, NULL::BIGINT AS _line
                      FROM src_{stream} m
                      WHERE m.feed = $feed
-                       AND NOT EXISTS (SELECT 1 FROM {delta} d WHERE {_same_key(stream, "d", "m")})
+                       AND NOT EXISTS (SELECT 1 FROM {delta} d WHERE {same_key(stream, "d", "m")})
                      UNION ALL BY NAME"""
         )
         con.execute(
@@ -159,7 +127,7 @@ def _decide(
     is no longer known whole: incomplete until the next clean complete pull. Otherwise the pull upserts.
     """
     if complete_now:
-        received = _count(con, f"SELECT count(*) FROM stg_delta_{stream} WHERE _deleted_at IS NULL")
+        received = _count(con, f"SELECT count(*) FROM mirror_delta_{stream} WHERE _deleted_at IS NULL")
         if received or not _count(con, f"SELECT count(*) FROM src_{stream} WHERE feed = ?", [feed]):
             return True, not rejects
     return False, False if rejects else None
@@ -168,42 +136,3 @@ def _decide(
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[str] | None = None) -> int:
     row = con.execute(sql, params or []).fetchone()
     return int(row[0]) if row else 0
-
-
-def commit(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
-    """Write the merged run into the mirror (call inside apply's transaction); no-op without a merge."""
-    if not _count(
-        con, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [_RUN_TABLE]
-    ):
-        return
-    rows = con.execute(f"SELECT feed, stream, replace, complete FROM {_RUN_TABLE}").fetchall()
-    for feed, stream, replace, complete in rows:
-        delta = f"stg_delta_{stream}"
-        if replace:
-            con.execute(f"DELETE FROM src_{stream} WHERE feed = ?", [feed])
-        else:
-            con.execute(
-                f"DELETE FROM src_{stream} m WHERE m.feed = ? "
-                f"AND EXISTS (SELECT 1 FROM {delta} d WHERE {_same_key(stream, 'd', 'm')})",
-                [feed],
-            )
-        con.execute(
-            f"INSERT INTO src_{stream} BY NAME SELECT ? AS feed, * EXCLUDE (_deleted_at, _line) "
-            f"FROM {delta} WHERE _deleted_at IS NULL",
-            [feed],
-        )
-        con.execute(
-            f"""INSERT INTO src_streams BY NAME
-                SELECT $feed AS feed, $stream AS stream, coalesce($complete, false) AS complete,
-                    CASE WHEN $replace AND $complete THEN now() END AS completed_at,
-                    CASE WHEN $replace AND $complete THEN $run END AS completed_run,
-                    now() AS updated_at, $run AS updated_run,
-                    (SELECT count(*) FROM src_{stream} WHERE feed = $feed) AS records
-                ON CONFLICT (feed, stream) DO UPDATE SET
-                    complete = coalesce($complete, src_streams.complete),
-                    completed_at = coalesce(excluded.completed_at, src_streams.completed_at),
-                    completed_run = coalesce(excluded.completed_run, src_streams.completed_run),
-                    updated_at = excluded.updated_at, updated_run = excluded.updated_run,
-                    records = excluded.records""",
-            {"feed": feed, "stream": stream, "replace": replace, "complete": complete, "run": run_id},
-        )

@@ -16,50 +16,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
 from plugin_runtime.failures import BadInput
 from roster_streams import contract
-
-_JSON_TYPES = {
-    "string": ["VARCHAR"],
-    "boolean": ["BOOLEAN"],
-    "integer": ["BIGINT", "UBIGINT"],
-    "number": ["BIGINT", "UBIGINT", "DOUBLE"],
-    "array": ["ARRAY"],
-    "object": ["OBJECT"],
-    "null": ["NULL"],
-}
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _kinds(prop: dict[str, Any]) -> list[str]:
-    return prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
-
-
-def _types(prop: dict[str, Any]) -> list[str]:
-    return [duck for kind in _kinds(prop) for duck in _JSON_TYPES[kind]]
-
-
-def _fields(stream: str) -> list[tuple[str, dict[str, Any], str, str]]:
-    """Each contract field with its SQL text ``s[i]`` and type ``t[i]``, i its place in ``_paths``."""
-    properties = contract.load_schema(stream)["properties"]
-    return [(name, prop, f"s[{i}]", f"t[{i}]") for i, (name, prop) in enumerate(properties.items(), 1)]
+from target_bloomz.store.stream_columns import _fields, _items, _kinds, _quote, _types, columns
 
 
 def _paths(stream: str) -> str:
     """The SQL list of every contract field's JSON path, in schema order (the order ``s`` and ``t`` use)."""
     return "[" + ", ".join(_quote(f"$.{name}") for name in contract.load_schema(stream)["properties"]) + "]"
-
-
-def _items(text: str, jtype: str, function: str) -> str:
-    """SQL: ``function`` (json_extract_string or json_type) of each item of an array field, else NULL."""
-    return f"CASE WHEN {jtype} = 'ARRAY' THEN {function}({text}, '$[*]') END"  # only an array's text is JSON
 
 
 def _checks(stream: str) -> list[str]:
@@ -116,25 +83,6 @@ def _unknown(stream: str) -> str:
         "CASE WHEN len(json_keys(json)) > list_count(t) THEN list_filter(json_keys(json), "
         f"lambda k: k NOT IN ({known}) AND NOT starts_with(k, '_sdc_')) END"
     )
-
-
-def columns(stream: str) -> list[str]:
-    """SQL expressions extracting the typed columns of a stream from its field texts ``s`` and types ``t``."""
-    columns = []
-    for name, prop, text, jtype in _fields(stream):
-        if name.startswith("_sdc_"):
-            continue  # _deleted_at, see stage()
-        kinds = _kinds(prop)
-        if "array" in kinds:
-            expr = f"coalesce({_items(text, jtype, 'json_extract_string')}, [])"
-        elif "object" in kinds:
-            expr = f"CASE WHEN {jtype} = 'OBJECT' THEN {text}::JSON ELSE '{{}}'::JSON END"
-        elif "boolean" in kinds:
-            expr = f"TRY_CAST({text} AS BOOLEAN)"
-        else:
-            expr = text
-        columns.append(f"{expr} AS {name}")
-    return columns
 
 
 def _deleted_at(stream: str) -> str:
@@ -277,7 +225,7 @@ def check_references(con: duckdb.DuckDBPyConnection, source: str) -> None:
         problem = f"coalesce('{column}: unknown {what} ' || {column}, 'missing {column}')"
         if column == "section_id":  # a class the source sends deleted, its enrollments still active
             problem = (
-                f"CASE WHEN {column} IN (SELECT id FROM stg_delta_sections WHERE _deleted_at IS NOT NULL) "
+                f"CASE WHEN {column} IN (SELECT id FROM mirror_delta_sections WHERE _deleted_at IS NOT NULL) "
                 f"THEN '{column}: class ' || {column} || ' is being deleted in the source (status "
                 f"tobedeleted): the enrollment is not imported' ELSE {problem} END"
             )

@@ -7,10 +7,21 @@ through these functions only, so a server database can be added behind them.
 from target_bloomz.store.duckdb_store import (
     SCHEMA_VERSION,
     StoreError,
+    bump_change_counter,
+    change_counter,
     connect,
     in_insertion_order,
     schema_version,
     upgrade,
 )
 
-__all__ = ["SCHEMA_VERSION", "StoreError", "connect", "in_insertion_order", "schema_version", "upgrade"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "StoreError",
+    "bump_change_counter",
+    "change_counter",
+    "connect",
+    "in_insertion_order",
+    "schema_version",
+    "upgrade",
+]

@@ -15,7 +15,7 @@ import duckdb
 
 from plugin_runtime import private
 from plugin_runtime.failures import Failure
-from target_bloomz.stage import mirror
+from target_bloomz.store import mirror_tables
 
 SCHEMA_VERSION = 10
 
@@ -293,14 +293,14 @@ def _upgrade_to_9(con: duckdb.DuckDBPyConnection) -> None:
 
 def _upgrade_to_10(con: duckdb.DuckDBPyConnection) -> None:
     # Version 10 (issue 18): a school record says whether it is a school or a department, and its parent org.
-    mirror.rebuild_table(con, "schools")
+    mirror_tables.rebuild_table(con, "schools")
 
 
 _UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _upgrade_to_1,
     2: _upgrade_to_2,
     3: _upgrade_to_3,
-    4: mirror.create_tables,  # version 4: the source mirror (mirror.py)
+    4: mirror_tables.create_tables,  # version 4: the source mirror (mirror.py)
     5: _upgrade_to_5,
     6: _upgrade_to_6,
     7: _upgrade_to_7,
@@ -366,6 +366,23 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         private.protect(own)
     upgrade(con)
     return con
+
+
+def bump_change_counter(con: duckdb.DuckDBPyConnection) -> None:
+    """Bump the store's change counter (an applied run, an edit, an undo).
+
+    A held run planned against an older counter is re-planned before it is approved.
+    """
+    con.execute(
+        "UPDATE store_meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) "
+        "WHERE key = 'change_counter'"
+    )
+
+
+def change_counter(con: duckdb.DuckDBPyConnection) -> int:
+    """The store's change counter."""
+    row = con.execute("SELECT value FROM store_meta WHERE key = 'change_counter'").fetchone()
+    return int(row[0]) if row else 0
 
 
 @contextmanager

@@ -30,8 +30,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+import duckdb
+
 from plugin_runtime import private
 from plugin_runtime.failures import Failure
+from target_bloomz.store import duckdb_store
 
 LEASE_ENV = "BLOOMZ_LOCK_LEASE_SECONDS"
 DEFAULT_LEASE_SECONDS = 120.0
@@ -300,3 +303,28 @@ def _write(path: Path, lock: dict) -> None:
     with os.fdopen(fd, "w") as file:
         json.dump(lock, file)
     os.replace(tmp, path)
+
+
+# How long an import that holds its schools' locks waits for the store, when another process has it open
+# (a status command, a refused import recording its refusal): longer means another school's import applies.
+STORE_WAIT_SECONDS = 10.0
+
+
+def open_store(database: Path, *, wait: float = 0.0) -> duckdb.DuckDBPyConnection:
+    """Open the store for writing, waiting up to ``wait`` seconds while another process has it open; still
+    open then means a sync is in progress (SyncInProgress)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return duckdb_store.connect(database)
+        except duckdb_store.StoreError as err:
+            if not is_store_busy(err):
+                raise
+            if time.monotonic() >= deadline:
+                raise SyncInProgress(busy_message(database)) from None
+        time.sleep(0.1)
+
+
+def holder() -> str:
+    """Who holds a lock: this process, readable in the "sync in progress" message."""
+    return f"target-bloomz (pid {os.getpid()} on {socket.gethostname()})"
