@@ -195,6 +195,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "hold",
         ("guard/hold.py", "plan/artifact.py"),
+        reads=("norm_contact_checks",),  # made empty for a run an older version held without it
         store=("runs",),
         what="a run over a limit keeps its plan and input beside the store and waits for a person",
     ),

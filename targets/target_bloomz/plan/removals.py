@@ -259,7 +259,7 @@ def plan(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int, blocked:
         {k: params[k] for k in ("source", "full_data", "scheduled", "link_ok")},
     )
     con.execute(_TOMBSTONES_CLEARED, {k: params[k] for k in ("member_ok", "parent_ok")})
-    con.execute(_PLAN_ROWS, {"run": run_id})
+    con.execute(_PLAN_ROWS)
     wanted = [
         name for name, on in (("Full Data", options.full_data), ("Scheduled import", options.scheduled)) if on
     ]
