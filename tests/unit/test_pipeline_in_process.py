@@ -44,7 +44,8 @@ def test_an_import_applies_exactly_the_saved_plan(database: Path, tmp_path: Path
     assert outcome.status == "applied"
     created = {s for e, a, s in plan_rows(database, outcome.run_id) if e == "person" and a == "create"}
     stored = {s for (s,) in query(database, "SELECT source_id FROM person_sources")}
-    assert created == stored and "tea1" in stored
+    assert created == stored
+    assert "tea1" in stored
     counts = query(database, "SELECT counts FROM runs WHERE id = ?", [outcome.run_id])[0][0]
     assert '"create"' in counts
 
