@@ -74,7 +74,7 @@ class Run:
 
 
 def pull_message(event: str, **fields: object) -> str:
-    """A record of the pull stream that frames every pull (bloomz_sync/pull.py), as a tap writes it."""
+    """A record of the pull stream that frames every pull (roster_streams/pull.py), as a tap writes it."""
     record = {"pull_id": "bench", "event": event, "at": "2026-11-23T02:00:00Z", **fields}
     return json.dumps({"type": "RECORD", "stream": "pull", "record": record}) + "\n"
 

@@ -1,4 +1,4 @@
-"""Time the source mirror (targets/target_bloomz/mirror.py): a complete pull, then a 2% delta, on a store.
+"""Time the source mirror (target_bloomz/stage/mirror.py): a complete pull, then a 2% delta, on a store.
 
     .venv/bin/python bench/mirror_bench.py --students 100000
 

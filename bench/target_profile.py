@@ -39,7 +39,7 @@ from roster_streams import contract
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
 
 
-# A pull with no records, framed as a tap frames every pull (bloomz_sync/pull.py).
+# A pull with no records, framed as a tap frames every pull (roster_streams/pull.py).
 EMPTY_INPUT = (
     json.dumps({"type": "SCHEMA", "stream": contract.PULL, "schema": contract.load_schema(contract.PULL)})
     + "\n"

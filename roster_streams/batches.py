@@ -54,7 +54,7 @@ class BatchingStream(Stream):
     the last one, as it comes after the last RECORD in record mode.
 
     It also counts what it wrote (``records_sent``, ``closed_complete``) for the pull's finished record
-    (bloomz_sync/pull.py).
+    (roster_streams/pull.py).
     """
 
     records_sent = 0  # records written this run, as RECORD messages or in BATCH files

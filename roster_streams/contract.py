@@ -24,7 +24,7 @@ STREAMS: tuple[str, ...] = (
     "student_contacts",
     "enrollments",
 )
-# The contract stream framing each pull: where it came from, whether it finished (bloomz_sync/pull.py).
+# The contract stream framing each pull: where it came from, whether it finished (roster_streams/pull.py).
 # Not a roster stream: no records of it reach the store.
 PULL = "pull"
 

@@ -11,7 +11,8 @@ of the contract stream ``pull`` (schemas/roster/pull.json):
   and fields the source does not provide (``report_not_provided``);
 - or ``stopped``, with the reason, when the tap stops on an error.
 
-No ``finished`` means the pull was cut short: target-bloomz does not apply it (targets/target_bloomz/pull.py).
+No ``finished`` means the pull was cut short: target-bloomz does not apply it
+(targets/target_bloomz/guard/pull_verdict.py).
 """
 
 from __future__ import annotations

@@ -275,7 +275,7 @@ def community_admins(con: duckdb.DuckDBPyConnection, key: str) -> list[dict[str,
 
 
 def edit(con: duckdb.DuckDBPyConnection, action: str, *args: str) -> str:
-    """One edit as the Bloomz app makes it (edits.py): the sync respects it afterwards."""
+    """One edit as the Bloomz app makes it (control/edits.py): the sync respects it afterwards."""
     functions: dict[str, Callable[..., str]] = {
         "rename": edits.rename_class,
         "archive": edits.archive_class,

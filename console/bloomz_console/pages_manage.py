@@ -13,7 +13,7 @@ from bloomz_console.web import console, flash, login_required, posted, redirect,
 
 TABS = {"classes": "Classes/Groups", "students": "Students", "parents": "Parents", "staff": "Staff"}
 KINDS = {"students": "student", "parents": "parent", "staff": "staff"}
-# The edits a form may ask for, with the fields each takes (in the order edits.py takes them).
+# The edits a form may ask for, with the fields each takes (in the order control/edits.py takes them).
 EDITS = {
     "rename": ("class_id", "name"),
     "archive": ("class_id",),

@@ -81,7 +81,7 @@ class CleverStream(RESTStream[ParseResult | None], batches.BatchingStream):
     # entered the scope because of it, so with `schools` set such a stream is pulled whole every run.
     scope_follows_other_records = False
     path = "/{resource}"
-    allow_redirects = False  # a redirect is an error (bloomz_sync/network.py)
+    allow_redirects = False  # a redirect is an error (plugin_runtime/network.py)
     # records.py already builds every record to the contract's types; the SDK's recursive conforming pass
     # re-checked each value and was the tap's largest cost (bench/README.md, "tap-clever").
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE

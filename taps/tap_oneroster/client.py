@@ -104,7 +104,7 @@ class OneRosterCollection(RESTStream):
     """
 
     extra_retry_statuses = (429,)
-    allow_redirects = False  # a redirect is an error (bloomz_sync/network.py)
+    allow_redirects = False  # a redirect is an error (plugin_runtime/network.py)
 
     def __init__(
         self, tap: Tap, collection: str, authenticator: APIAuthenticatorBase, since: str | None

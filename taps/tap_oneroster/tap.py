@@ -180,8 +180,8 @@ class TapOneRoster(PullTap):
     @cached_property
     def workdir(self) -> Path:
         """Where the run's roster data rests (a zip's files, REST pages, DuckDB's spill files): a private
-        spool folder (bloomz_sync/private.py), removed when the tap is done with it or the process ends, or by
-        the next run when this one was killed."""
+        spool folder (plugin_runtime/private.py), removed when the tap is done with it or the process ends,
+        or by the next run when this one was killed."""
         folder = private.new_spool("tap-oneroster")
         weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
         return folder

@@ -52,7 +52,8 @@ class TargetBloomz(Target):
     default_sink_class = RosterSink
     message_reader_class = RosterReader  # spools roster records without the SDK's per-record path
     # Stream maps act (the SDK's record path takes over when they are set), and BATCH files are read from
-    # batch_config.storage.root only (bloomz_sync/batches.py, ``confined``). The SDK's other target settings
+    # batch_config.storage.root only (roster_streams/batches.py, ``confined``). The SDK's other target
+    # settings
     # (load_method, batch_size_rows, add_record_metadata, validate_records, flattening) would do nothing
     # here: a run is one plan applied in one transaction, and records are checked set-based in staging.
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
@@ -174,7 +175,7 @@ class TargetBloomz(Target):
 
     @property
     def pull_input(self) -> pull_verdict.PullInput:
-        """The pull records the input carried (reader.py)."""
+        """The pull records the input carried (input/reader.py)."""
         reader = self.message_reader
         return reader.pull if isinstance(reader, RosterReader) else pull_verdict.PullInput()
 

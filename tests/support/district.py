@@ -150,7 +150,7 @@ def district() -> dict[str, list[dict[str, Any]]]:
 
 
 def pull_messages(event: str, **fields: Any) -> list[dict[str, Any]]:
-    """The pull stream's messages a tap writes (bloomz_sync/pull.py): its SCHEMA with ``started``."""
+    """The pull stream's messages a tap writes (roster_streams/pull.py): its SCHEMA with ``started``."""
     record = {"pull_id": "test-pull", "event": event, "at": "2026-11-23T02:00:00Z", **fields}
     schema = contract.load_schema(contract.PULL)
     head = [{"type": "SCHEMA", "stream": "pull", "schema": schema, "key_properties": ["pull_id", "event"]}]

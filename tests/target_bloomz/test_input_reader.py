@@ -106,7 +106,7 @@ def test_a_failed_read_leaves_no_spooled_records_behind(database, tmp_path):
 
     assert done.returncode != 0
     assert "is not a valid Singer message" in done.stderr
-    # Spools live in the user's private folder under TMPDIR (bloomz_sync/private.py): it is left empty.
+    # Spools live in the user's private folder under TMPDIR (plugin_runtime/private.py): it is left empty.
     assert [path.name for path in spools.rglob("*")] == [f"bloomz-sync-{os.getuid()}"]
 
 

@@ -1,7 +1,7 @@
 """Undo gives back the store exactly as it was before the run: every row of every table the sync writes.
 
 The journal keeps a key and a hash per row the run left, and the whole row before only for what it updated
-or deleted (targets/target_bloomz/journal.py); these tests compare whole tables, before and after undo.
+or deleted (targets/target_bloomz/apply/journal.py); these tests compare whole tables, before and after undo.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Gives every student with no imported parent a family code, once (family_codes.py makes the codes).
+"""Gives every student with no imported parent a family code, once (family_code_format.py makes them).
 
 Runs inside the apply transaction. A code, once stored, is never changed: a printed letter stays valid,
 and a student who later gets a parent from the source keeps it.

@@ -129,7 +129,7 @@ def remove_member(con: duckdb.DuckDBPyConnection, class_ref: str, person_ref: st
     if not found or not found[0]:
         raise EditError(f'person {person_id} is not in class {class_id} "{name}"')
     # A tombstone keeps the sync from adding a synced member back (like any edit by hand), until the source
-    # drops and later re-adds them (removals.py clears it) or someone adds them back by hand.
+    # drops and later re-adds them (plan/removals.py clears it) or someone adds them back by hand.
     _edit(
         con,
         "DELETE FROM class_members WHERE class_id = $class AND person_id = $person; "

@@ -8,7 +8,8 @@ stays with its student: a printed letter must stay valid. The run's messages sti
 report (a person undo deletes is a new person, with a new id, when a later run re-creates them, so is
 invited again). All in one transaction; the run becomes ``undone``.
 
-Neither Meltano's bookmark nor the source mirror (mirror.py) is moved: both say what the source said, which
+Neither Meltano's bookmark nor the source mirror (stage/mirror.py) is moved: both say what the source said,
+which
 undo does not change. So the next night, incremental or full, plans from the source as it is then and
 brings back whatever of the run the source still has (with Full Data on, the same removals again).
 """
@@ -49,7 +50,7 @@ _REFERENCES = {
         "SELECT count(*) FROM community_members WHERE community_id = $id",
     ],
     # the link made with its person stays while the person does; a link the run added to an existing
-    # person (a churned Clever contact id, identity.py) goes
+    # person (a churned Clever contact id, plan/churned_contacts.py) goes
     "person_sources": ["SELECT count(*) FROM people WHERE id = $person_id AND created_run = $first_seen_run"],
     "community_sources": ["SELECT count(*) FROM communities WHERE id = $community_id"],
 }

@@ -1,6 +1,6 @@
 """The pull as target-bloomz received it: finished, or cut short, and what and where in an admin's words.
 
-Every tap frames its sync with records of the contract stream ``pull`` (bloomz_sync/pull.py): ``started``
+Every tap frames its sync with records of the contract stream ``pull`` (roster_streams/pull.py): ``started``
 first, ``finished`` last, or ``stopped`` with the reason. The reader hands each of them here
 (``PullInput``) with where the input broke off; at the end of input ``judge`` compares them with what
 arrived. A pull is complete when it finished, every record the tap sent arrived, and the tap could read
@@ -237,9 +237,10 @@ def check_no_removals(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
 
 
 def adds_and_updates_only(con: duckdb.DuckDBPyConnection, source: str, run_id: int) -> None:
-    """Before an incomplete pull is planned: no stream counts as complete (removals.py then removes and
+    """Before an incomplete pull is planned: no stream counts as complete (plan/removals.py then removes and
     archives nothing), and no new parent whose contact has no sis_id is added: such an id may be a changed
-    id of a parent the store has (Clever contact churn, identity.py), which only a complete pull can tell.
+    id of a parent the store has (Clever contact churn, plan/churned_contacts.py), which only a complete pull
+    can tell.
     The complete pull adds or matches it; until then it stays out of the plan, and the run says so."""
     con.execute("UPDATE runs SET complete_streams = [] WHERE id = ?", [run_id])
     new = """SELECT id FROM stg_contacts c WHERE coalesce(c.sis_id, '') = '' AND NOT EXISTS (

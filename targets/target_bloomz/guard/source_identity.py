@@ -134,7 +134,7 @@ _MATCHES = {
 
 
 def move_school(con: duckdb.DuckDBPyConnection, community: str, to: str, match: str = "sis_id") -> str:
-    """Move the school community ``community`` names (lookup.py) to source school ``to``
+    """Move the school community ``community`` names (report/lookup.py) to source school ``to``
     (``<source>:<school id>``), in one transaction.
 
     The community takes the new source's key (its runs' history follows), and its people and synced classes

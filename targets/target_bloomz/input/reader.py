@@ -2,12 +2,12 @@
 
 A district's first sync is about a million RECORD messages. For each, singer-sdk's own path copies the
 record, runs the stream map, adds its ``_sdc_`` fields, calls the validation hooks, counts it, checks the
-drain limits, and our sink then encodes the dict again. Staging (stage.py) only needs the record's JSON as
+drain limits, and our sink then encodes the dict again. Staging only needs the record's JSON as
 one line of its stream's spool file, so this reader decodes each line only as far as its envelope and
 appends a roster record's bytes as they came. Every other message (SCHEMA, STATE, ACTIVATE_VERSION, BATCH,
 records of other streams, or any record when stream maps are configured) is decoded fully and handed to the
 SDK's callback, so the SDK's behaviour stays for those. Messages of the contract stream ``pull`` go to the
-run's ``PullInput`` (pull.py), with the order streams came in and where the input broke off.
+run's ``PullInput`` (guard/pull_verdict.py), with the order streams came in and where the input broke off.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """One sink per standard roster stream: it spools records to an NDJSON file for DuckDB to stage in bulk.
 
 Nothing is checked per record here: the contract (keys, types, formats, references) is checked set-based
-in SQL when the spool is staged (stage.py), so a bad record is set aside with its reason, never fatal.
-Most records never reach a sink: the reader (reader.py) appends them to the spool as they came. Sinks
+in SQL when the spool is staged (stage/staging.py), so a bad record is set aside with its reason, never fatal.
+Most records never reach a sink: the reader (input/reader.py) appends them to the spool as they came. Sinks
 take the rest (records of other streams, or when stream maps are configured) and BATCH files.
 """
 

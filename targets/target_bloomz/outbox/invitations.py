@@ -44,7 +44,7 @@ WHERE p.kind IN (SELECT unnest($kinds::VARCHAR[]))
   AND {condition}
 ORDER BY co.key, p.id
 """
-# Newly added by the run's plan (p_* tables of plan.py), never invited to that community.
+# Newly added by the run's plan (p_* tables of plan/planner.py), never invited to that community.
 _ADDED = _INVITEES.format(
     members="""SELECT community_id, person_id FROM p_community_members WHERE action = 'create'
     UNION

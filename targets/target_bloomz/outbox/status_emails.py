@@ -47,7 +47,7 @@ SELECT CASE what WHEN 'classes' THEN 'classes' WHEN 'staff' THEN 'staff' ELSE wh
 FROM scoped WHERE what <> '' AND label IS NOT NULL GROUP BY ALL
 """
 
-# The errors and warnings of a run one community's admins read: those about its records (issue_scope.py)
+# The errors and warnings of a run one community's admins read: those about its records (plan/issue_scope.py)
 # and the run-level ones (no communities), in run order.
 ISSUES_OF_COMMUNITY = """
 SELECT severity, stream, record_key, message FROM run_issues

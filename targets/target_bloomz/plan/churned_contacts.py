@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import duckdb
 
-# Needs w_people (normalised contact details) and w_links (student links) of plan.py.
+# Needs w_people (normalised contact details) and w_links (student links) of plan/planner.py.
 _MATCHES = """
 CREATE OR REPLACE TEMP TABLE p_contact_matches AS
 WITH candidates AS (

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import duckdb
 
-# Needs stg_* and map_schools (stage.py, map_step.py) and p_sections, k_student_schools, w_staff_schools
-# (plan.py). Every statement is set-based: one UPDATE for the whole run.
+# Needs stg_* and map_schools (stage/staging.py, mapping/answers.py) and p_sections, k_student_schools,
+# w_staff_schools
+# (plan/planner.py). Every statement is set-based: one UPDATE for the whole run.
 _RESOLVE = """
 UPDATE run_issues i SET communities = r.communities
 FROM (
@@ -89,6 +90,6 @@ WHERE i.run_id = $run AND i.communities IS NULL AND i.stream = r.stream AND i.re
 
 def resolve(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     """Give each record issue of the run the community keys its record belongs to."""
-    # A run held before store version 6 kept its set-aside records without their JSON (held.py).
+    # A run held before store version 6 kept its set-aside records without their JSON (plan/artifact.py).
     con.execute("ALTER TABLE stg_rejects ADD COLUMN IF NOT EXISTS json JSON")
     con.execute(_RESOLVE, {"run": run_id})

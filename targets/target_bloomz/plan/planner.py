@@ -1,9 +1,10 @@
 """Plan: what the run would change in the store, per entity and why, computed in SQL and saved with the run.
 
-Input: the staged streams (stage.py) and the mapping's answers (map_step.py) as temp tables, plus the
-store. Output: ``p_<entity>`` temp tables (one row per wanted entity, with ``action`` NULL when nothing
-changes) that apply.py executes, and the run's ``plan_rows`` (every row with an action: create, update,
-reactivate or skip, the source record and the rule). Ids of new rows are assigned here, after the
+Input: the staged streams (stage/staging.py) and the mapping's answers (mapping/answers.py) as temp
+tables, plus the store. Output, only the run's own tables: ``p_<entity>`` (one row per wanted entity, with
+``action`` NULL when nothing changes) that apply/transaction.py executes, the run's ``p_plan_rows`` (every
+row with an action: create, update, reactivate or skip, the source record and the rule) and ``p_issues``;
+saved_plan.py records rows and issues with the run. Ids of new rows are assigned here, after the
 store's highest id, so the plan names exactly what apply will write (one import runs at a time).
 
 Rules (DESIGN.md 1 to 3): one class per selected section; class names are judged against the classes as
@@ -605,7 +606,7 @@ def build(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> Plan
         con.execute(sql, {n: params[n] for n in names})
 
     con.execute(f"CREATE OR REPLACE TEMP TABLE p_issues ({_ISSUE_COLUMNS})")
-    # a run held before store version 10 has no department problems saved with it (held.py)
+    # a run held before store version 10 has no department problems saved with it (plan/artifact.py)
     con.execute("CREATE TEMP TABLE IF NOT EXISTS map_org_problems (org_id VARCHAR, problem VARCHAR)")
     run(_COMMUNITIES, "source")
     con.execute(_COMMUNITY_SOURCES)

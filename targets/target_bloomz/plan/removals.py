@@ -1,4 +1,5 @@
-"""Removals: what a re-sync takes away (DESIGN.md rules 4, 6, 7), planned set-based after plan.py's tables.
+"""Removals: what a re-sync takes away (DESIGN.md rules 4, 6, 7), planned set-based after the
+planner's tables.
 
 - Full Data: members of synced classes still in the source who are no longer in it leave those classes,
   and synced people no longer in the source leave the community. Staff added to a class by hand stay
@@ -8,11 +9,11 @@
   added by hand.
 - Full Data or scheduled import: a student's link to a parent that the source no longer has (or whose
   contact field value the mapping no longer imports) is removed; a student left with no parent gets a
-  family code in the same run (family_code_assignment.py).
+  family code in the same run (apply/family_codes.py).
 
 Only streams pulled complete may cause a removal: a stream without ACTIVATE_VERSION, with records set
 aside, or empty while the store has data for it blocks the removals that depend on it, and the run says so.
-A member removed from a class by hand stays removed (plan.py skips them) until a complete pull no longer
+A member removed from a class by hand stays removed (planner.py skips them) until a complete pull no longer
 has them in that class: then their tombstone is cleared, so the source re-adding them later brings them back.
 
 Output: temp tables ``p_class_archives`` (planned first, plan_archives: an archived class frees its name),

@@ -119,7 +119,7 @@ AfterRun = Callable[[duckdb.DuckDBPyConnection, int], None]  # the status e-mail
 
 
 def refuse(database: Path, refused: dict, after_run: AfterRun) -> None:
-    """Record a refused import (refusal()) now, or leave it for the import holding the store (refusals.py)."""
+    """Record a refused import (refusal()) now, or leave it for the import holding the store."""
     save(database, refused)
     if not record_refusals_when_free(database, after_run):
         later = "recorded as a refused run once the store is free"

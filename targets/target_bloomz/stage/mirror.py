@@ -60,7 +60,7 @@ def keep_not_provided(con: duckdb.DuckDBPyConnection, feed: str, fields: dict[st
 class Merged:
     """What a merge found: the streams complete in the mirror afterwards, and how the run's pull compares."""
 
-    complete: list[str]  # complete after the merge: only these may cause removals (removals.py)
+    complete: list[str]  # complete after the merge: only these may cause removals (plan/removals.py)
     pulled_complete: list[str]  # closed by ACTIVATE_VERSION in this run's own input
     cut_short: dict[str, int | None]  # stream → run of the mirror's last complete pull (see ``merge``)
 
@@ -93,7 +93,7 @@ def merge(
         con.execute(f"INSERT INTO {MERGED} VALUES (?, ?, ?, ?)", [feed, stream, replace, complete])
         kept = (
             ""
-            if stream in pulled_complete  # the plan sees the pull as it came (removals.py judges it)
+            if stream in pulled_complete  # the plan sees the pull as it came (plan/removals.py judges it)
             else f"""SELECT * EXCLUDE (feed), NULL::TIMESTAMPTZ AS _deleted_at, NULL::BIGINT AS _line
                      FROM src_{stream} m
                      WHERE m.feed = $feed

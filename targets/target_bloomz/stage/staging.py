@@ -4,7 +4,7 @@ For every standard stream ``s`` this builds ``stg_<s>`` (one row per key, the la
 contract schema in ``schemas/roster/``. A record that breaks the contract (missing key, wrong type, bad
 date, unknown field, value outside an enum, a reference to an unknown section, student or contact) is
 set aside into ``stg_rejects`` with its reason (and the record as received, so the run can still tell
-which school it concerns: issue_scope.py): the run reports it, it never stops the run.
+which school it concerns: plan/issue_scope.py): the run reports it, it never stops the run.
 
 Each record is parsed three times, not once per check and column: ``json_extract_string`` and
 ``json_type`` each take the list of all the contract's fields, ``json_keys`` finds unknown fields, and every

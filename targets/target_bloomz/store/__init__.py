@@ -1,6 +1,6 @@
 """The Bloomz store: what every step and command uses to reach it.
 
-Today one implementation, an embedded DuckDB file (duckdb_store.py, locks.py). The steps name the store
+Today one implementation, an embedded DuckDB file (duckdb_store.py, store/locks.py). The steps name the store
 through these functions only, so a server database can be added behind them.
 """
 

@@ -124,7 +124,7 @@ CREATE TABLE runs (
     status VARCHAR NOT NULL
         CHECK (status IN ('planned', 'dry_run', 'applied', 'held', 'discarded', 'failed', 'undone')),
     status_reason VARCHAR,
-    complete_streams VARCHAR[],       -- complete in the feed's source mirror (mirror.py): only these remove
+    complete_streams VARCHAR[],       -- complete in the feed's mirror (stage/mirror.py): only these remove
     record_counts JSON,               -- records received per stream
     counts JSON,                      -- plan rows per entity and action
     singer_state JSON,                -- the STATE this run holds back until it is applied
@@ -209,7 +209,7 @@ def _upgrade_to_2(con: duckdb.DuckDBPyConnection) -> None:
 
 def _upgrade_to_3(con: duckdb.DuckDBPyConnection) -> None:
     # Version 3 (re-sync, issue 7): a run remembers the store's change counter it planned against, so
-    # `approve` knows when to re-plan. (Import locks are files beside the store: locks.py says why.)
+    # `approve` knows when to re-plan. (Import locks are files beside the store: store/locks.py says why.)
     con.execute("ALTER TABLE runs ADD COLUMN planned_at_change BIGINT")
     con.execute("INSERT OR REPLACE INTO store_meta VALUES ('change_counter', '0')")
 
@@ -220,7 +220,7 @@ def _upgrade_to_5(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _upgrade_to_6(con: duckdb.DuckDBPyConnection) -> None:
-    # Version 6 (issue 8): an issue names the school communities its record belongs to (issue_scope.py),
+    # Version 6 (issue 8): an issue names the school communities its record belongs to (plan/issue_scope.py),
     # so each school's status lists only its own; NULL or empty is run-level, and so is every older issue.
     con.execute("ALTER TABLE run_issues ADD COLUMN communities VARCHAR[]")
 
@@ -237,7 +237,7 @@ CREATE TABLE runs_v7 (
     status VARCHAR NOT NULL CHECK (status IN (
         'planned', 'dry_run', 'applied', 'held', 'discarded', 'failed', 'undone', 'refused')),
     status_reason VARCHAR,
-    complete_streams VARCHAR[],       -- complete in the feed's source mirror (mirror.py): only these remove
+    complete_streams VARCHAR[],       -- complete in the feed's mirror (stage/mirror.py): only these remove
     record_counts JSON,
     counts JSON,
     singer_state JSON,
@@ -269,8 +269,9 @@ def _upgrade_to_7(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _upgrade_to_8(con: duckdb.DuckDBPyConnection) -> None:
-    # Version 8 (issue 20): a run keeps its pull (source, district, whether it finished: pull.py); which
-    # source and district fill each feed and community, so another's pull is refused (sources.py).
+    # Version 8 (issue 20): a run keeps its pull (source, district, whether it finished:
+    # guard/pull_verdict.py); which source and district fill each feed and community, so another's pull is
+    # refused (guard/source_identity.py).
     con.execute("ALTER TABLE runs ADD COLUMN pull JSON")
     con.execute("ALTER TABLE runs ADD COLUMN pull_complete BOOLEAN")  # NULL: a run from before version 8
     con.execute("ALTER TABLE communities ADD COLUMN tenant VARCHAR")
@@ -286,7 +287,7 @@ def _upgrade_to_8(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _upgrade_to_9(con: duckdb.DuckDBPyConnection) -> None:
-    # Version 9 (issue 19): the journal keeps the hash of each row a run left (journal.py), not a JSON
+    # Version 9 (issue 19): the journal keeps the hash of each row a run left (apply/journal.py), not a JSON
     # copy of it; older journal rows keep their ``after`` images, which undo still compares.
     con.execute("ALTER TABLE journal ADD COLUMN after_hash UBIGINT")
 
@@ -300,7 +301,7 @@ _UPGRADES: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _upgrade_to_1,
     2: _upgrade_to_2,
     3: _upgrade_to_3,
-    4: mirror_tables.create_tables,  # version 4: the source mirror (mirror.py)
+    4: mirror_tables.create_tables,  # version 4: the source mirror (stage/mirror.py)
     5: _upgrade_to_5,
     6: _upgrade_to_6,
     7: _upgrade_to_7,
