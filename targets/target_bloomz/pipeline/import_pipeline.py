@@ -116,22 +116,22 @@ class ImportPipeline:
         scopes: list[str] = []
         try:
             scopes = lock_scopes(self.mapping, received.spool_dir, database, self.settings.feed)
-            with locks.hold(database, scopes, locks.holder()) as self._locks:
+            with store.lock(database, scopes, store.holder()) as self._locks:
                 return self._import(received, scopes)
-        except locks.SyncInProgress as err:
+        except store.SyncInProgress as err:
             refused = refusals.refusal(self.mapping, scopes, str(err))
             refusals.refuse(database, refused, self._after_run)
             return Outcome("refused")
         except safety.SyncRefused:
             return Outcome("refused")  # recorded and said by _import
-        except locks.LockLost as err:
+        except store.LockLost as err:
             print(f"Failed: {err}", file=sys.stderr, flush=True)  # the run is recorded failed
             return Outcome("failed")
         finally:
             refusals.record_refusals_when_free(database, self._after_run)  # refused meanwhile
 
     def _import(self, received: Received, scopes: list[str]) -> Outcome:
-        con = locks.open_store(self.settings.database, wait=locks.STORE_WAIT_SECONDS)
+        con = store.open_for_import(self.settings.database, wait=locks.STORE_WAIT_SECONDS)
         refusals.record_refusals(con, self.settings.database, self._after_run)  # left by a refused import
         self._bound_memory(con, received.spool_dir)
         run_id: int | None = None
@@ -295,7 +295,7 @@ class ImportPipeline:
         Returns whether it was planned again, and the counts of the plan applied.
         """
         database = self.settings.database
-        with locks.hold(database, scope, locks.holder()) as self._locks:
+        with store.lock(database, scope, store.holder()) as self._locks:
             row = con.execute("SELECT planned_at_change, pull FROM runs WHERE id = ?", [run_id]).fetchone()
             planned_at, pull = row if row else (None, None)
             moved = planned_at != store.change_counter(con)

@@ -387,6 +387,16 @@ def change_counter(con: duckdb.DuckDBPyConnection) -> int:
 
 
 @contextmanager
+def reader(path: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The store opened read-only for as long as the block reads it (status, export, the console)."""
+    con = connect(path, read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
 def in_insertion_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Statements inside keep insertion order: a sorted SELECT goes into a table in its order (its rowids
     follow the sort), and ``row_number() OVER ()`` numbers the rows in that order without holding them (a
