@@ -28,24 +28,26 @@ MARKS: dict[str, float] = {"started": STARTED}
 MARKS_CPU: dict[str, float] = {"started": STARTED_CPU}
 STATEMENTS: dict[str, list[Any]] = {}  # "file:line" -> [seconds, calls, first SQL, CPU seconds]
 
-# (module, attribute, label): the steps of a run, as target.py calls them.
+# (module, attribute, label): the steps of a run, as the import pipeline calls them.
 STEPS = [
     ("target_bloomz.target", "TargetBloomz.__init__", "TargetBloomz() (settings, mapping, spools)"),
     ("target_bloomz.target", "TargetBloomz._load_mapping", "  of which: load the mapping file"),
-    ("target_bloomz.pipeline.resync", "scopes", "lock keys (resync.scopes)"),
-    ("target_bloomz.pipeline.resync", "open_store", "open the store (connect, upgrade)"),
+    ("target_bloomz.pipeline.lock_scope", "scopes", "lock keys (lock_scope.scopes)"),
+    ("target_bloomz.store", "open_for_import", "open the store (connect, upgrade)"),
     ("target_bloomz.stage.staging", "stage", "stage"),
     ("target_bloomz.stage.mirror", "merge", "mirror.merge"),
     ("target_bloomz.stage.staging", "check_references", "check references"),
     ("target_bloomz.mapping.answers", "run", "map"),
+    ("target_bloomz.contacts.normalize", "normalize_contacts", "normalize contacts"),
     ("target_bloomz.guard.safety", "check_first_import", "guard.check_first_import"),
     ("target_bloomz.runs.run_log", "start", "runs.start"),
-    ("target_bloomz.pipeline.resync", "after_start", "resync.after_start"),
+    ("target_bloomz.runs.run_log", "note_start", "run_log.note_start"),
     ("target_bloomz.plan.planner", "build", "plan"),
-    ("target_bloomz.target", "TargetBloomz._report", "report (plan summary, issues)"),
-    ("target_bloomz.pipeline.resync", "hold_if_over_limits", "safety limits"),
+    ("target_bloomz.plan.saved_plan", "save", "save the plan"),
+    ("target_bloomz.pipeline.import_pipeline", "ImportPipeline._report", "report (plan summary, issues)"),
+    ("target_bloomz.guard.hold", "hold_if_over_limits", "safety limits"),
     ("target_bloomz.apply.transaction", "apply", "apply (one transaction, commit)"),
-    ("target_bloomz.target", "TargetBloomz._people_after_run", "people after the run (outbox, delivery)"),
+    ("target_bloomz.pipeline.import_pipeline", "ImportPipeline._after_run", "outbox, delivery"),
 ]
 
 
@@ -101,7 +103,7 @@ def _install() -> Any:
         owner_name, _, name = attribute.rpartition(".")
         owner = getattr(module, owner_name) if owner_name else module
         setattr(owner, name, _timed(label, getattr(owner, name)))
-    store: Any = importlib.import_module("target_bloomz.store")
+    store: Any = importlib.import_module("target_bloomz.store.duckdb_store")
     connect = store.connect
     store.connect = lambda *a, **k: TimedConnection(connect(*a, **k))
     cls = target.TargetBloomz

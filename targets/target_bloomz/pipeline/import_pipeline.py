@@ -34,7 +34,7 @@ from target_bloomz.mapping import Mapping, answers
 from target_bloomz.outbox import DeliverySettings, deliver_pending
 from target_bloomz.outbox.invitations import queue_invitations
 from target_bloomz.outbox.status_emails import no_recipient_warnings, queue_status_emails
-from target_bloomz.pipeline.lock_scope import scopes as lock_scopes
+from target_bloomz.pipeline import lock_scope
 from target_bloomz.plan import artifact, planner, saved_plan
 from target_bloomz.progress import Progress
 from target_bloomz.runs import refusals, run_log
@@ -115,7 +115,7 @@ class ImportPipeline:
         database = self.settings.database
         scopes: list[str] = []
         try:
-            scopes = lock_scopes(self.mapping, received.spool_dir, database, self.settings.feed)
+            scopes = lock_scope.scopes(self.mapping, received.spool_dir, database, self.settings.feed)
             with store.lock(database, scopes, store.holder()) as self._locks:
                 return self._import(received, scopes)
         except store.SyncInProgress as err:
