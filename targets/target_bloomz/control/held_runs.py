@@ -27,7 +27,6 @@ from target_bloomz.outbox.invitations import DEFAULT_SIGNUP_URL
 from target_bloomz.pipeline.import_pipeline import ImportPipeline, RunSettings
 from target_bloomz.plan import artifact
 from target_bloomz.runs import run_log
-from target_bloomz.stage import mirror
 
 
 class ApprovalError(Failure, ValueError):
@@ -112,7 +111,7 @@ def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> Appr
     mapping = _mapping(mapping_file, source, options)
     settings = RunSettings(
         database=database,
-        feed=artifact.feed(database, run_id) or mirror.default_feed(mapping),
+        feed=artifact.feed(database, run_id) or "",
         # the link the target was given (a run held before store version 5 has none saved)
         signup_url=signup_url or DEFAULT_SIGNUP_URL,
     )

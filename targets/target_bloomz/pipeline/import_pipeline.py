@@ -49,7 +49,7 @@ class RunSettings:
     """How this import runs: the target's settings that are not the mapping's."""
 
     database: Path
-    feed: str
+    feed: str  # the source mirror the run merges into (docs/mirror.md)
     dry_run: bool = False
     apply_incomplete_pulls: bool = False
     memory_limit: str = "512MB"
@@ -261,7 +261,8 @@ class ImportPipeline:
         run_id, verdict = planned.run_id, planned.verdict
 
         def with_the_run(con: duckdb.DuckDBPyConnection) -> None:
-            source_identity.link(con, run_id, verdict, self.mapping, self.settings.feed)
+            if self.settings.feed:  # a run an older version held did not keep its feed
+                source_identity.link(con, run_id, verdict, self.mapping, self.settings.feed)
             if not verdict.complete:  # before the status e-mails are written
                 reason = verdict.incomplete_status()
                 con.execute("UPDATE runs SET status_reason = ? WHERE id = ?", [reason, run_id])
