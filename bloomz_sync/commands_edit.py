@@ -16,7 +16,7 @@ import click
 import duckdb
 from target_bloomz import store
 from target_bloomz.control import edits, held_runs, undo
-from target_bloomz.guard import source_identity
+from target_bloomz.control import move_school as moving
 from target_bloomz.mapping import MappingError
 from target_bloomz.store import locks
 
@@ -158,9 +158,9 @@ def undo_run(ctx: click.Context, run_id: int) -> None:
 @click.pass_context
 def move_school(ctx: click.Context, community: str, to: str, match: str) -> None:
     """Move school COMMUNITY (its key, name or a source school id) to another source's school, keeping its
-    people and classes (docs/source_identity.md)."""
+    people and classes (docs/sources.md)."""
     with _store(ctx) as con:
-        click.echo(source_identity.move_school(con, community, to, match))
+        click.echo(moving.move_school(con, community, to, match))
 
 
 commands: list[click.Command] = [

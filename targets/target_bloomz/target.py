@@ -27,7 +27,7 @@ from singer_sdk.helpers.capabilities import BATCH_CONFIG, PluginCapabilities
 
 from plugin_runtime import executables, private
 from roster_streams import contract
-from target_bloomz.guard import pull_verdict
+from target_bloomz.input.pull_input import PullInput
 from target_bloomz.input.reader import RosterReader
 from target_bloomz.input.sinks import RosterSink, Spools
 from target_bloomz.mapping import Mapping, MappingError, check, load_mapping
@@ -174,10 +174,10 @@ class TargetBloomz(Target):
         return mapping.with_options(**{name: self.config.get(name) for name in OPTION_NAMES})
 
     @property
-    def pull_input(self) -> pull_verdict.PullInput:
+    def pull_input(self) -> PullInput:
         """The pull records the input carried (input/reader.py)."""
         reader = self.message_reader
-        return reader.pull if isinstance(reader, RosterReader) else pull_verdict.PullInput()
+        return reader.pull if isinstance(reader, RosterReader) else PullInput()
 
     @property
     def database(self) -> Path:

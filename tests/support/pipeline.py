@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from target_bloomz.guard.pull_verdict import PullInput
+from target_bloomz.input.pull_input import PullInput
 from target_bloomz.input.sinks import spool_file
 from target_bloomz.mapping import load_mapping
 from target_bloomz.pipeline.import_pipeline import ImportPipeline, Outcome, Received, RunSettings

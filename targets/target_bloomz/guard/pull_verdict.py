@@ -2,7 +2,7 @@
 
 Every tap frames its sync with records of the contract stream ``pull`` (roster_streams/pull.py): ``started``
 first, ``finished`` last, or ``stopped`` with the reason. The reader hands each of them here
-(``PullInput``) with where the input broke off; at the end of input ``judge`` compares them with what
+(input/pull_input.py) with where the input broke off; at the end of input ``judge`` compares them with what
 arrived. A pull is complete when it finished, every record the tap sent arrived, and the tap could read
 every row. Any other pull is not applied (the run fails and only the run is written) unless the
 ``apply_incomplete_pulls`` setting allows its adds and updates, never its removals (docs/resync.md).
@@ -12,66 +12,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 
 from roster_streams import contract
+from target_bloomz.input.pull_input import PullInput
 from target_bloomz.runs import run_log
 
-_VALIDATOR = contract.validator(contract.PULL)
 # target-bloomz's exit status when an incomplete pull's adds and updates were applied (apply_incomplete_pulls,
 # docs/resync.md): not 0, since the pull was not whole and Meltano's state must not move; not 1 (failed,
 # nothing applied) nor 3 (held), so an orchestrator can tell that part of it is in the store.
 EXIT_INCOMPLETE = 4
 _LISTED = 3  # unreadable rows named in a status line before "and N more" (the run's errors list them all)
-
-
-@dataclass
-class PullInput:
-    """The pull records of one input, and where the input broke off."""
-
-    started: dict[str, Any] | None = None
-    finished: dict[str, Any] | None = None
-    stopped: dict[str, Any] | None = None
-    announced: bool = False  # the pull stream's SCHEMA came: a tap of this contract began
-    seen: dict[str, None] = field(default_factory=dict)  # streams in the order their first message came
-    problems: list[str] = field(default_factory=list)  # the input broke the pull contract
-
-    def take(self, record: Any) -> None:
-        """One RECORD of the pull stream."""
-        error = next(iter(_VALIDATOR.iter_errors(record)), None)
-        if error is not None:
-            self.problems.append(f"a pull record does not follow schemas/roster/pull.json: {error.message}")
-            return
-        event = record["event"]
-        if event == "started" and self.started is not None:
-            self.problems.append("two pulls were sent as one input")
-        elif event != "started" and (self.started is None or record["pull_id"] != self.started["pull_id"]):
-            self.problems.append(f"a pull {event} that did not start in this input")
-        setattr(self, event, record)
-
-    def saw(self, stream: str, kind: str) -> None:
-        """A message of a roster (or other) stream came."""
-        if stream not in self.seen:
-            self.seen[stream] = None
-        if self.finished is not None and kind in ("RECORD", "BATCH") and stream in contract.STREAMS:
-            self.problems.append(f"{stream} records came after the pull finished")
-            self.finished = None  # what finished is not what arrived
-
-    def broke_off(self, line: int) -> None:
-        """The input ended in the middle of a message (the tap was killed while writing)."""
-        self.problems.append(f"the input ended in the middle of message {line}")
-
-    @property
-    def began(self) -> bool:
-        """Whether anything of a pull came (a pull record, or any roster stream)."""
-        return (
-            self.announced
-            or bool(self.started or self.stopped)
-            or any(s in contract.STREAMS for s in self.seen)
-        )
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from singer_sdk.singerlib.encoding.base import GenericSingerReader
 
 from plugin_runtime.failures import BadInput
 from roster_streams import contract
-from target_bloomz.guard.pull_verdict import PullInput
+from target_bloomz.input.pull_input import PullInput
 
 if t.TYPE_CHECKING:
     from target_bloomz.progress import Progress

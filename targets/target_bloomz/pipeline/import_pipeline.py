@@ -29,7 +29,8 @@ from target_bloomz.apply import transaction
 from target_bloomz.apply.family_codes import assign_family_codes
 from target_bloomz.contacts import normalize
 from target_bloomz.guard import hold, pull_verdict, safety, source_identity
-from target_bloomz.guard.pull_verdict import PullInput, Verdict
+from target_bloomz.guard.pull_verdict import Verdict
+from target_bloomz.input.pull_input import PullInput
 from target_bloomz.mapping import Mapping, answers
 from target_bloomz.outbox import DeliverySettings, deliver_pending
 from target_bloomz.outbox.invitations import queue_invitations
