@@ -84,6 +84,7 @@ class Verdict:
     mode: str | None
     cause: str | None  # None: complete; else why not, in the words of the run's status
     unreadable: list[dict[str, Any]]
+    left_out: list[dict[str, Any]]  # records the tap sends in no stream: accounting.py names them
     failed: dict[str, str]
     not_provided: list[dict[str, Any]]
 
@@ -138,6 +139,7 @@ def judge(pull: PullInput, received: dict[str, int], closed: Collection[str]) ->
         mode=started.get("mode"),
         cause=_cause(pull, tap, received, closed, unreadable, failed),
         unreadable=unreadable,
+        left_out=list(finished.get("left_out") or []),
         failed=failed,
         not_provided=list(finished.get("not_provided") or []),
     )

@@ -32,6 +32,7 @@ from singer_sdk.helpers.capabilities import BATCH_CONFIG, PluginCapabilities
 
 from bloomz_sync import contract, executables, private
 from target_bloomz import (
+    accounting,
     apply,
     guard,
     locks,
@@ -421,6 +422,7 @@ class TargetBloomz(Target):
                 signup_url=self.signup_url,
             )
             pull.record(con, run_id, verdict)
+            accounting.keep_left_out(con, verdict.left_out)  # the plan names them (issue 18)
             resync.after_start(con, run_id, self._locks.taken_over, merged)
             for stream, n in stage.other_streams(self.spool_dir).items():
                 runs.add_issue(
