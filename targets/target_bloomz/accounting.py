@@ -163,10 +163,11 @@ def keep_left_out(con: duckdb.DuckDBPyConnection, left_out: list[dict[str, str]]
     """Keep the records the tap left out (the pull's finished record) for the plan to name."""
     con.execute(_LEFT_OUT_TABLE)
     con.execute("DELETE FROM stg_left_out")
-    con.executemany(
-        "INSERT INTO stg_left_out VALUES (?, ?, ?, ?, ?)",
-        [[r["collection"], r["record_id"], r["where"], r["reason"], n] for n, r in enumerate(left_out)],
-    )
+    if left_out:  # DuckDB's executemany refuses an empty list
+        con.executemany(
+            "INSERT INTO stg_left_out VALUES (?, ?, ?, ?, ?)",
+            [[r["collection"], r["record_id"], r["where"], r["reason"], n] for n, r in enumerate(left_out)],
+        )
 
 
 def account_for_people(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> None:
