@@ -259,7 +259,7 @@ def test_a_11_administrator_of_the_district_org_is_a_district_admin(tmp_path: Pa
 
 def test_users_without_a_role_are_left_out_by_id_with_the_reason(tmp_path: Path) -> None:
     orgs = [{"sourcedId": s, "type": "school"} for s in ("sch-1", "sch-2")]
-    users = [
+    users: list[dict[str, Any]] = [
         {"sourcedId": "none-1", "orgs": [ref("sch-1")]},
         {"sourcedId": "vendor-2", "roles": [{"roleType": "primary", "role": "ext:sub", "org": ref("sch-2")}]},
         {
@@ -276,9 +276,14 @@ def test_users_without_a_role_are_left_out_by_id_with_the_reason(tmp_path: Path)
     ]
     classes = [{"sourcedId": "cls-1", "school": ref("sch-1")}]
     enrollments = [{"sourcedId": "e-1", "class": ref("cls-1", "class"), "user": ref("learner", "user")}]
-    objects = {"users": users, "orgs": orgs, "classes": classes, "enrollments": enrollments}
+    objects: dict[str, list[dict[str, Any]]] = {
+        "users": users,
+        "orgs": orgs,
+        "classes": classes,
+        "enrollments": enrollments,
+    }
 
-    def left_out(schools: list[str]) -> list[tuple[str, str, str]]:
+    def left_out(schools: list[str]) -> list[tuple[str, str]]:
         tables = pull_objects(tmp_path, objects).tables
         found = Roster(tables, schools, NOW).users_without_a_role()
         assert {(user.collection, user.where) for user in found} == {("users", "GET /users")}
