@@ -10,8 +10,8 @@ the tests run every fixture through this and expect none.
 
 People the tap itself sends in no stream (a OneRoster user with no role it imports) come with the pull's
 finished record (``left_out``, schemas/roster/pull.json): ``keep_left_out`` keeps them with the run's staged
-input, and each is named too, by id, with the tap's reason; once several share a reason, a line first says
-how many.
+input, and each is named too, by id, with the tap's reason; once three or more share a reason, one more
+line says how many (an e-mail listing only its first issues still tells the size).
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ _LEFT_OUT_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS stg_left_out "
     '(collection VARCHAR, record_id VARCHAR, "where" VARCHAR, reason VARCHAR, _ord INTEGER)'
 )
-_GROUP_FROM = 3  # people left out for one reason: from this many, a line with the count comes first
+_GROUP_FROM = 3  # records left out for one reason: from this many, a line with their count too
 
 _LEFT_OUT_ISSUES = """
 INSERT INTO run_issues (run_id, severity, stream, record_key, message)
