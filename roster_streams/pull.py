@@ -7,8 +7,9 @@ of the contract stream ``pull`` (schemas/roster/pull.json):
 - ``started``, before any roster stream: the source kind, the tenant (which district), full or incremental,
   and the tap;
 - ``finished``, after the last stream: each stream's records and whether it closed complete, the rows the
-  tap could not read (``report_unreadable``), streams it could not read at all (``report_stream_failed``),
-  and fields the source does not provide (``report_not_provided``);
+  tap could not read (``report_unreadable``), records it read and sends in no stream by a rule of its own
+  (``report_left_out``: a user with no role it imports), streams it could not read at all
+  (``report_stream_failed``), and fields the source does not provide (``report_not_provided``);
 - or ``stopped``, with the reason, when the tap stops on an error.
 
 No ``finished`` means the pull was cut short: target-bloomz does not apply it
@@ -43,6 +44,16 @@ class Unreadable:
     record_id: str | None = None
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """A record the tap read and sends in no roster stream by a rule of its own: the target names it."""
+
+    collection: str  # the source's collection (OneRoster users)
+    record_id: str
+    where: str
+    reason: str
+
+
 class PullTap(Tap):
     """A tap whose sync is framed by the ``pull`` stream's started and finished (or stopped) records."""
 
@@ -51,6 +62,7 @@ class PullTap(Tap):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._unreadable: dict[Unreadable, None] = {}  # a dict: each row once (several streams read a file)
+        self._left_out: dict[LeftOut, None] = {}
         self._failed: dict[str, str] = {}
         self._not_provided: dict[tuple[str, tuple[str, ...] | None], str] = {}
         super().__init__(*args, **kwargs)
@@ -78,6 +90,15 @@ class PullTap(Tap):
         if entry not in self._unreadable:
             self._unreadable[entry] = None
             self.logger.error("%s: %s%s", where, reason, f" (sourcedId {record_id})" if record_id else "")
+
+    def report_left_out(self, left_out: LeftOut) -> None:
+        """A record the tap sends in no stream (not a loss: the pull stays complete), logged once by id and
+        carried by the finished record, so the target names it in the run's issues."""
+        if left_out not in self._left_out:
+            self._left_out[left_out] = None
+            self.logger.warning(
+                "%s (sourcedId %s): not imported: %s", left_out.where, left_out.record_id, left_out.reason
+            )
 
     def report_stream_failed(self, stream: str, reason: str) -> None:
         """A roster stream the tap could not read at all (it is left open: not complete)."""
@@ -127,6 +148,7 @@ class PullTap(Tap):
             "finished",
             streams=self._stream_summary(),
             unreadable=[{**asdict(row), "streams": list(row.streams)} for row in self._unreadable],
+            left_out=[asdict(record) for record in self._left_out],
             failed=self._failed,
             not_provided=[
                 {"stream": stream, "fields": list(fields) if fields is not None else None, "why": why}

@@ -166,8 +166,8 @@ def advance(directory: Path, change: float, seed: int) -> None:
     default="plain",
     show_default=True,
     help="hard: the shapes real exports have (departments, district-level teachers, staff who are guardians, "
-    "several roles, classes tobedeleted or without a teacher, teachers enrolled as students, title-case "
-    "classType, headers ending in empty columns, day-first dates).",
+    "several roles, classes tobedeleted or without a teacher, teachers enrolled as students, a vendor "
+    "role, title-case classType, headers ending in empty columns, day-first dates).",
 )
 def export_csv(directory: Path, version: str, out: Path, delta_since: str | None, shapes: str) -> None:
     """Write the district as a OneRoster CSV bundle (bulk, or delta with --delta-since)."""

@@ -10,6 +10,7 @@ Deterministic, school by school (schools in id order), on the objects a CSV bund
   1.1: a second users row for the same person, as Skyward sends several rows);
 - one class per school ``tobedeleted`` whose enrollments stay active, and one whose teachers are gone;
 - a teacher per school also enrolled as a student in another class;
+- a substitute per school whose one role is a vendor extension (``ext:substitute``), none Bloomz imports;
 - classType in title case (``Scheduled``, ``Homeroom``).
 
 The CSV writer adds the rest (csv_export.py): headers ending in empty columns (``...,,``) and dates
@@ -36,6 +37,7 @@ class HardShapes:
     deleted_classes: list[str] = field(default_factory=list)
     classes_without_teacher: list[str] = field(default_factory=list)
     teachers_as_students: dict[str, str] = field(default_factory=dict)  # teacher → the class
+    substitutes: list[str] = field(default_factory=list)  # users whose only role is ext:substitute
 
 
 def harden(objects: dict[str, list[Obj]], version: str) -> HardShapes:
@@ -98,6 +100,10 @@ def harden(objects: dict[str, list[Obj]], version: str) -> HardShapes:
         learner = next(free, None)
         taken.update(shapes.district_teachers + shapes.two_role_teachers + list(shapes.guardian_teachers))
 
+        substitute = f"sub-{school}"
+        users.append(_substitute(by_id[teachers[0]], substitute, school, version))
+        shapes.substitutes.append(substitute)
+
         deleted, untaught = own[2], own[3]
         deleted["status"] = "tobedeleted"
         shapes.deleted_classes.append(deleted["sourcedId"])
@@ -129,6 +135,18 @@ def harden(objects: dict[str, list[Obj]], version: str) -> HardShapes:
 
 def _role(role_type: str, role: str, org: str) -> Obj:
     return {"roleType": role_type, "role": role, "org": {"sourcedId": org, "type": "org"}}
+
+
+def _substitute(teacher: Obj, sourced_id: str, school: str, version: str) -> Obj:
+    """A new user shaped like ``teacher``, whose only role is a vendor extension of the standard's roles."""
+    user = {**teacher, "sourcedId": sourced_id, "email": "", "username": "", "agents": []}
+    if version == "1.2":
+        user["roles"] = [_role("primary", "ext:substitute", school)]
+        user["primaryOrg"] = {"sourcedId": school, "type": "org"}
+    else:
+        user["role"] = "ext:substitute"
+        user["orgs"] = [{"sourcedId": school, "type": "org"}]
+    return user
 
 
 def _move(user: Obj, old: str, new: str, version: str) -> None:

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tap_oneroster.problems import Problem
+from bloomz_sync.pull import LeftOut
+
 from tap_oneroster.tables import Collections
 
 # OneRoster role (any case) → (its 1.2 spelling, the stream, the standard staff role)
@@ -189,26 +190,28 @@ class Roster:
                 UNION SELECT a FROM links WHERE b IN (SELECT id FROM students)""",
         )
 
-    def users_without_a_role(self) -> list[Problem]:
-        """Active users with no role the tap imports: named, since no stream carries them."""
-        users, kinds = self.c.table("users"), self.kinds()
+    def users_without_a_role(self) -> list[LeftOut]:
+        """Active users with no role the tap imports: no stream carries them, so the pull's finished record
+        names them (with schools chosen, those of the chosen schools, their classes, or of no org at all)."""
+        users, kinds, roles = self.c.table("users"), self.kinds(), self.c.roles()
+        scope = self.scope()
+        in_scope = "true"
+        if scope is not None:
+            in_scope = f"""(len(orgs) = 0 OR list_has_any(orgs, (SELECT list(id) FROM {scope}))
+                OR u."sourcedId" IN (SELECT "user" FROM {self.c.table("enrollments")}
+                    WHERE class IN (SELECT id FROM {self.classes_in_scope()})))"""
         rows = self.con.execute(
-            f"""SELECT u._ord, u."sourcedId",
-                    coalesce(list_distinct(list(r.role) FILTER (WHERE r.role IS NOT NULL)), [])
-                FROM {users} u LEFT JOIN {self.c.roles()} r ON r."user" = u."sourcedId"
-                WHERE u."sourcedId" NOT IN (SELECT id FROM {kinds}) AND NOT ({DELETED.format(t="u")})
-                GROUP BY u._ord, u."sourcedId" ORDER BY u._ord"""
+            f"""SELECT _ord, "sourcedId", roles FROM (
+                    SELECT u._ord, u."sourcedId",
+                        coalesce(list_distinct(list(r.role) FILTER (WHERE r.role IS NOT NULL)), []) AS roles,
+                        dedupe(flatten([[first(u."primaryOrg")], first(u.orgs), list(r.org)])) AS orgs
+                    FROM {users} u LEFT JOIN {roles} r ON r."user" = u."sourcedId"
+                    WHERE u."sourcedId" NOT IN (SELECT id FROM {kinds}) AND NOT ({DELETED.format(t="u")})
+                    GROUP BY u._ord, u."sourcedId") u
+                WHERE {in_scope} ORDER BY _ord"""
         ).fetchall()
-        known = ", ".join(name for name, _, _ in ROLES.values())
         return [
-            Problem(
-                "users",
-                self.c.place("users", ordinal),
-                f"no role this tap imports ({', '.join(map(repr, roles)) or 'no role at all'}; it imports "
-                f"{known}): the user is not imported",
-                sourced_id,
-                "warning",
-            )
+            LeftOut("users", sourced_id, self.c.place("users", ordinal), _no_role(sorted(roles)))
             for ordinal, sourced_id, roles in rows
         ]
 
@@ -468,6 +471,15 @@ class Roster:
 
 def _quote(text: str) -> str:
     return text.replace("'", "''").replace('"', '\\"')
+
+
+def _no_role(roles: list[str]) -> str:
+    """Why a user is left out: the same words for everyone left out for the same roles (the target groups
+    them)."""
+    if not roles:
+        return "no role"
+    named = ", ".join(roles)
+    return f"role{'s' if len(roles) > 1 else ''} {named}, which tap-oneroster does not import"
 
 
 def _literal(text: str | None) -> str:

@@ -23,7 +23,7 @@ from tap_oneroster.auth import build_authenticator
 from tap_oneroster.client import RestSource
 from tap_oneroster.columns import MissingColumns
 from tap_oneroster.csv_source import CsvSource
-from tap_oneroster.records import Roster
+from tap_oneroster.records import ROLES, Roster
 from tap_oneroster.streams import STREAM_TYPES, RosterStream
 from tap_oneroster.tables import Collections
 
@@ -203,14 +203,25 @@ class TapOneRoster(PullTap):
                 tuple(self.config.get("demographics") or ()),
             )
             with contextlib.suppress(MissingColumns):  # the streams built from users say so
-                self.collections.problems += self._roster.users_without_a_role()
+                self._name_users_without_a_role(self._roster)
         self.report_problems()
         return self._roster
 
+    def _name_users_without_a_role(self, roster: Roster) -> None:
+        """Users no stream carries: each to the pull's account (the run's issues name them by id)."""
+        left_out = roster.users_without_a_role()
+        for user in left_out:
+            self.report_left_out(user)
+        if left_out:
+            known = ", ".join(name for name, _, _ in ROLES.values())
+            self.logger.warning(
+                "%d users not imported: they have no role tap-oneroster imports (%s)", len(left_out), known
+            )
+
     def report_problems(self) -> None:
         """What could not be read, once each: a row left out goes to the pull's account (``PullTap``: logged
-        with file, line and reason, never the row's content); anything else (a value read without, a user
-        with no role this tap imports) a logged warning."""
+        with file, line and reason, never the row's content); anything else (a value read without) a logged
+        warning."""
         problems = self.collections.problems
         for problem in problems[self._reported :]:
             if problem.severity == "error":

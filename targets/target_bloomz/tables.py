@@ -94,6 +94,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "check source",
         ("guard/source_identity.py", "guard/pull_verdict.py"),
+        writes=("stg_left_out",),  # the users the tap sent in no stream (plan/accounting.py keeps them)
         reads=("map_schools", "stg_schools", "stg_contacts", "stg_student_contacts"),
         store=(
             "runs",
@@ -153,6 +154,7 @@ STEPS: tuple[Step, ...] = (
             "map_org_problems",
             "norm_email",
             "norm_phone",
+            "stg_left_out",
         ),
         scratch=("p_plan_candidates", "p_plan_order", "p_name_claims", "p_name_round", "p_name_fallbacks"),
         store=(*_PRODUCT, "runs", "run_issues", "outbox"),

@@ -192,3 +192,34 @@ def test_an_update_over_its_limit_is_held(database, tmp_path, mapping_file, cli)
     assert class_of(database, "sec3")[1] == "Math 7"
     assert cli("approve", "2").exit_code == 0
     assert class_of(database, "sec3")[1] == "Math 7 Honors"
+
+
+def _with_left_out(lines: str, *users: str) -> str:
+    """The tap's finished record listing these users as left out (no role it imports)."""
+    messages = [json.loads(line) for line in lines.splitlines()]
+    for message in messages:
+        if (
+            message["type"] == "RECORD"
+            and message["stream"] == "pull"
+            and message["record"]["event"] == "finished"
+        ):
+            message["record"]["left_out"] = [
+                {"collection": "users", "record_id": user, "where": "users.csv line 9", "reason": "no role"}
+                for user in users
+            ]
+    return "".join(json.dumps(message) + "\n" for message in messages)
+
+
+def test_a_held_run_names_the_users_the_tap_left_out_again_when_approved(
+    database, tmp_path, mapping_file, cli
+):
+    config = {"database": str(database), "mapping": str(mapping_file(LIMITS)), "full_data": True}
+    run_target(config, singer_lines(district()), tmp_path)
+    held = run_target(config, _with_left_out(singer_lines(_drop_grade_one(district())), "usr-9"), tmp_path)
+    assert held.returncode == 3, held.stderr
+    named = "SELECT record_key, message FROM run_issues WHERE run_id = 2 AND stream = 'users'"
+    assert query(database, named) == [("usr-9", "user not imported: no role (users.csv line 9)")]
+
+    assert cli("approve", "2").exit_code == 0  # planned again from the held run's staged input
+
+    assert query(database, named) == [("usr-9", "user not imported: no role (users.csv line 9)")]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tap_oneroster.records import Roster
 
 from roster_streams import contract
 
@@ -254,3 +255,46 @@ def test_a_11_administrator_of_the_district_org_is_a_district_admin(tmp_path: Pa
     staff = pull_objects(tmp_path, {"users": [at_district, at_school], "orgs": orgs})("staff")
 
     assert [(s["id"], s["roles"]) for s in staff] == [("a-1", ["district_admin"]), ("a-2", ["school_admin"])]
+
+
+def test_users_without_a_role_are_left_out_by_id_with_the_reason(tmp_path: Path) -> None:
+    orgs = [{"sourcedId": s, "type": "school"} for s in ("sch-1", "sch-2")]
+    users: list[dict[str, Any]] = [
+        {"sourcedId": "none-1", "orgs": [ref("sch-1")]},
+        {"sourcedId": "vendor-2", "roles": [{"roleType": "primary", "role": "ext:sub", "org": ref("sch-2")}]},
+        {
+            "sourcedId": "vendor-1",
+            "roles": [
+                {"roleType": "primary", "role": "ext:b", "org": ref("sch-1")},
+                {"roleType": "secondary", "role": "ext:a", "org": ref("sch-1")},
+            ],
+        },
+        {"sourcedId": "nowhere"},  # no role and no org: no school can claim it, so every scope names it
+        {"sourcedId": "learner", "orgs": [ref("sch-2")]},  # enrolled in a class of sch-1
+        {"sourcedId": "gone", "status": "tobedeleted", "orgs": [ref("sch-1")]},
+        STUDENT_11,
+    ]
+    classes = [{"sourcedId": "cls-1", "school": ref("sch-1")}]
+    enrollments = [{"sourcedId": "e-1", "class": ref("cls-1", "class"), "user": ref("learner", "user")}]
+    objects: dict[str, list[dict[str, Any]]] = {
+        "users": users,
+        "orgs": orgs,
+        "classes": classes,
+        "enrollments": enrollments,
+    }
+
+    def left_out(schools: list[str]) -> list[tuple[str, str]]:
+        tables = pull_objects(tmp_path, objects).tables
+        found = Roster(tables, schools, NOW).users_without_a_role()
+        assert {(user.collection, user.where) for user in found} == {("users", "GET /users")}
+        return [(user.record_id, user.reason) for user in found]
+
+    everyone = [
+        ("none-1", "no role"),
+        ("vendor-2", "role ext:sub, which tap-oneroster does not import"),
+        ("vendor-1", "roles ext:a, ext:b, which tap-oneroster does not import"),
+        ("nowhere", "no role"),
+        ("learner", "no role"),
+    ]
+    assert left_out([]) == everyone
+    assert left_out(["sch-1"]) == [user for user in everyone if user[0] != "vendor-2"]

@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from bloomz_sync.cli import main
 from tests.support.district import query, seats, unaccounted
 
 from .test_public_oneroster import _rows, import_bundle, people_of_bundle
@@ -119,6 +121,25 @@ def test_hard_shapes_land_or_are_named(district: Path, database: Path, tmp_path:
     # Day-first dates read, and no classType lost to its case.
     assert "dateLastModified" not in log
     assert query(database, "SELECT count(*) FROM src_sections WHERE section_type IS NULL") == [(0,)]
+    # A user whose only role is a vendor one is named by id with the reason, in the plan and the status.
+    vendor_roles = {r["userSourcedId"] for r in roles_csv if r["role"] == "ext:substitute"}
+    vendor_roles |= {u["sourcedId"] for u in users if u.get("role") == "ext:substitute"}
+    assert vendor_roles
+    line = {u["sourcedId"]: n for n, u in enumerate(users, start=2)}  # no line breaks in the sandbox's rows
+    expected = [
+        f"warning: users {user}: user not imported: role ext:substitute, which tap-oneroster does not "
+        f"import (users.csv line {line[user]})"
+        for user in sorted(vendor_roles)
+    ]
+    plan = CliRunner().invoke(main, ["--database", str(database), "plan", "1"], catch_exceptions=False)
+    assert [row for row in plan.stdout.splitlines() if "ext:substitute" in row] == [
+        f"  {e}" for e in expected
+    ]
+    status = CliRunner().invoke(main, ["--database", str(database), "status"], catch_exceptions=False)
+    for user in vendor_roles:
+        assert status.stdout.count(f"WARNING users {user}: user not imported: role ext:substitute") == len(
+            schools
+        )  # a user of no stream concerns every school's admins
     # Nobody vanishes; no error says a person fell through every rule.
     assert unaccounted(database, people_of_bundle(bundle)) == {}
     assert query(database, "SELECT count(*) FROM run_issues WHERE message LIKE '%please report this%'") == [

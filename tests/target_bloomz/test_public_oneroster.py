@@ -272,10 +272,24 @@ def test_tci_11_rest_responses_name_what_cannot_be_imported(database: Path, tmp_
     log = pulled.stderr
 
     # students.json and teachers.json (answers of /students and /teachers) give no user a role, and one
-    # student no sourcedId: the tap names each; classes.json has no school, so no section can be placed.
-    for user in ("student_1", "student_3", "teacher_1", "teacher_3"):
-        assert f"(sourcedId {user}): no role this tap imports (no role at all" in log
-    assert "GET /users: malformed row skipped: the row has no sourcedId" in log
+    # student no sourcedId; student_2 and teacher_2 are tobedeleted. The run's issues name each active
+    # user by sourcedId, with the reason (and how many there are), and the row without one by where it is.
+    roleless = ["student_1", "student_3", "teacher_1", "teacher_3"]
+    found = issues(database)
+    each = [("warning", "users", user, "user not imported: no role (GET /users)") for user in roleless]
+    count = "4 users not imported: no role (each is named by id in this run's issues)"
+    assert [i for i in found if i[1] == "users"] == [*each, ("warning", "users", None, count)]
+    assert (
+        "error",
+        "students",
+        None,
+        "GET /users: malformed row skipped: the row has no sourcedId; its record was kept as it was",
+    ) in found
+    for user in roleless:
+        assert f"GET /users (sourcedId {user}): not imported: no role" in log
+    assert "4 users not imported: they have no role tap-oneroster imports (student, teacher" in log
+    for personal in ("average", "meh@school.com", "avgteacher@gmail.com", "bestkid1"):  # ids only
+        assert personal not in log + json.dumps(found)
     assert counts(database)["people"] == {}
     assert {(i[1], i[2], i[3]) for i in issues(database) if i[1] == "sections"} >= {
         ("sections", f"class_{n}", "missing school_id") for n in (1, 3, 4)

@@ -19,6 +19,7 @@ import duckdb
 
 from roster_streams import contract
 from target_bloomz.input.pull_input import PullInput
+from target_bloomz.plan import accounting
 from target_bloomz.runs import run_log
 
 # target-bloomz's exit status when an incomplete pull's adds and updates were applied (apply_incomplete_pulls,
@@ -38,6 +39,7 @@ class Verdict:
     mode: str | None
     cause: str | None  # None: complete; else why not, in the words of the run's status
     unreadable: list[dict[str, Any]]
+    left_out: list[dict[str, Any]]  # records the tap sends in no stream: accounting.py names them
     failed: dict[str, str]
     not_provided: list[dict[str, Any]]
 
@@ -92,6 +94,7 @@ def judge(pull: PullInput, received: dict[str, int], closed: Collection[str]) ->
         mode=started.get("mode"),
         cause=_cause(pull, tap, received, closed, unreadable, failed),
         unreadable=unreadable,
+        left_out=list(finished.get("left_out") or []),
         failed=failed,
         not_provided=list(finished.get("not_provided") or []),
     )
@@ -108,6 +111,7 @@ def verdict_of(recorded: dict[str, Any]) -> Verdict:
         unreadable=[],
         failed={},
         not_provided=[],
+        left_out=[],
     )
 
 
@@ -166,7 +170,8 @@ def _where(pull: PullInput, received: dict[str, int], closed: Collection[str]) -
 
 
 def record(con: duckdb.DuckDBPyConnection, run_id: int, verdict: Verdict) -> None:
-    """Keep the pull with the run, and report its unreadable rows (errors) and missing fields (warnings)."""
+    """Keep the pull with the run, and report its unreadable rows (errors) and missing fields (warnings);
+    the records the tap left out wait for the plan to name them (plan/accounting.py, issue 18)."""
     con.execute(
         "UPDATE runs SET pull = ?, pull_complete = ? WHERE id = ?",
         [verdict.as_json(), verdict.complete, run_id],
@@ -179,6 +184,7 @@ def record(con: duckdb.DuckDBPyConnection, run_id: int, verdict: Verdict) -> Non
         run_log.add_issue(con, run_id, "error", stream, None, f"could not be read: {reason}")
     for entry in verdict.not_provided:
         run_log.add_issue(con, run_id, "warning", entry["stream"], None, entry["why"])
+    accounting.keep_left_out(con, verdict.left_out)
 
 
 def check_no_removals(con: duckdb.DuckDBPyConnection, run_id: int) -> None:

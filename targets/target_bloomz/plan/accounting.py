@@ -7,6 +7,11 @@ named once per group instead of once per person, with how many people they leave
 mapping does not select (its students, staff, and the contacts of those students), and a contact field
 value ``contacts.include`` leaves out. Anyone left that no rule explains is an error asking for a report:
 the tests run every fixture through this and expect none.
+
+People the tap itself sends in no stream (a OneRoster user with no role it imports) come with the pull's
+finished record (``left_out``, schemas/roster/pull.json): ``keep_left_out`` keeps them with the run's staged
+input, and each is named too, by id, with the tap's reason; once three or more share a reason, one more
+line says how many (an e-mail listing only its first issues still tells the size).
 """
 
 from __future__ import annotations
@@ -133,6 +138,40 @@ GROUP BY value
 """
 
 
+# The pull's left-out records, kept as staged input (stg_: a held run keeps them, held.py).
+_LEFT_OUT_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS stg_left_out "
+    '(collection VARCHAR, record_id VARCHAR, "where" VARCHAR, reason VARCHAR, _ord INTEGER)'
+)
+_GROUP_FROM = 3  # records left out for one reason: from this many, a line with their count too
+
+_LEFT_OUT_ISSUES = """
+INSERT INTO p_issues
+SELECT $run, 'warning', collection, record_id, message FROM (
+    SELECT collection, NULL AS record_id, min(_ord) AS _ord, 0 AS line,
+        count(*) || ' ' || collection || ' not imported: ' || reason ||
+            ' (each is named by id in this run''s issues)' AS message
+    FROM stg_left_out GROUP BY collection, reason HAVING count(*) >= $group_from
+    UNION ALL
+    SELECT collection, record_id, _ord, 1,
+        CASE collection WHEN 'users' THEN 'user' ELSE collection END || ' not imported: ' || reason ||
+            ' (' || "where" || ')'
+    FROM stg_left_out
+) ORDER BY _ord, line
+"""
+
+
+def keep_left_out(con: duckdb.DuckDBPyConnection, left_out: list[dict[str, str]]) -> None:
+    """Keep the records the tap left out (the pull's finished record) for the plan to name."""
+    con.execute(_LEFT_OUT_TABLE)
+    con.execute("DELETE FROM stg_left_out")
+    if left_out:  # DuckDB's executemany refuses an empty list
+        con.executemany(
+            "INSERT INTO stg_left_out VALUES (?, ?, ?, ?, ?)",
+            [[r["collection"], r["record_id"], r["where"], r["reason"], n] for n, r in enumerate(left_out)],
+        )
+
+
 def account_for_people(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id: int) -> None:
     """Name, in the run's issues, every active person of the source the plan does not bring in."""
     params = {"run": run_id}
@@ -142,3 +181,5 @@ def account_for_people(con: duckdb.DuckDBPyConnection, mapping: Mapping, run_id:
     con.execute(_ISSUES, params)
     con.execute(_GROUPS, params | {"contact_field": mapping.contact_field})
     con.execute("DROP TABLE acc_missing; DROP TABLE acc_reasons")
+    con.execute(_LEFT_OUT_TABLE)  # a run held before the pull carried them has none
+    con.execute(_LEFT_OUT_ISSUES, params | {"group_from": _GROUP_FROM})
