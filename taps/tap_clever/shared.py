@@ -64,7 +64,7 @@ class Shared:
     _courses: dict[str, dict[str, Any]] | None = None
     _scope: Scope | None = None
     _admin_verified: bool = False
-    # `--test`: a connection that cannot be made fails at once, with what to do (bloomz_sync.unreachable).
+    # `--test`: a connection that cannot be made fails at once, with what to do (plugin_runtime.unreachable).
     testing_connection: bool = False
 
     def district_token(self) -> DistrictToken:

@@ -25,8 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bloomz_sync.pull import LeftOut
-
+from roster_streams.pull import LeftOut
 from tap_oneroster.tables import Collections
 
 # OneRoster role (any case) → (its 1.2 spelling, the stream, the standard staff role)

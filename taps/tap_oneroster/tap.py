@@ -155,7 +155,7 @@ class TapOneRoster(PullTap):
         super().__init__(*args, **kwargs)
         self._roster: Roster | None = None
         self._reported = 0
-        # `--test`: a connection that cannot be made fails at once (bloomz_sync.unreachable)
+        # `--test`: a connection that cannot be made fails at once (plugin_runtime.unreachable)
         self.testing_connection = False
 
     @cached_property
