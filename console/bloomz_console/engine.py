@@ -204,8 +204,9 @@ def run_scope(con: duckdb.DuckDBPyConnection, run_id: int) -> list[str]:
     return notify.run_communities(con, run_id)
 
 
-def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> str:
-    return approval.approve(con, database, run_id).text()
+def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> approval.Approved:
+    """Apply a held run, as ``bloomz-sync approve`` does (meltano_state.py then moves Meltano's state)."""
+    return approval.approve(con, database, run_id)
 
 
 def discard(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> str:
