@@ -10,6 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from bloomz_console.project import KINDS, Project
+
 from tests.console.conftest import BIN, RunningConsole
 from tests.console.helpers import csrf_of
 from tests.console.test_protections import _signed_in
@@ -41,27 +43,7 @@ schedules:
 """
 
 
-# Two schools of one campus, one Bloomz community (the mapping's group).
-CAMPUS = """\
-plugins:
-  extractors:
-  - name: tap-clever-campus
-    inherit_from: tap-clever
-  - name: tap-clever-campus-lincoln
-    inherit_from: tap-clever-campus
-    config: {schools: [sch1]}
-  - name: tap-clever-campus-jefferson
-    inherit_from: tap-clever-campus
-    config: {schools: [sch2]}
-  loaders:
-  - name: target-bloomz-campus
-    inherit_from: target-bloomz
-    config: {mapping: districts/campus/mapping.yml}
-  - name: target-bloomz-campus-lincoln
-    inherit_from: target-bloomz-campus
-  - name: target-bloomz-campus-jefferson
-    inherit_from: target-bloomz-campus
-"""
+# Two schools of one campus in one Bloomz community: the mapping's group, written by hand.
 CAMPUS_MAPPING = """\
 extends: clever
 communities:
@@ -95,8 +77,12 @@ def test_a_district_written_by_hand_shows_as_it_is_written(console_server: Runni
 def test_a_school_of_a_group_community_shows_its_last_import_on_the_home_page(
     console_server: RunningConsole, tmp_path: Path
 ) -> None:
-    folder = _district(console_server, CAMPUS_MAPPING, "campus", CAMPUS)
-    config = {"database": str(console_server.database), "mapping": str(folder / "mapping.yml")}
+    project = Project(root=console_server.root, database=console_server.database)
+    campus = project.create_district("Campus", KINDS["clever"], {})
+    for school_id, name in (("sch1", "Lincoln"), ("sch2", "Jefferson")):
+        project.add_school(campus, school_id, name)
+    campus.mapping_file.write_text(CAMPUS_MAPPING)
+    config = {"database": str(console_server.database), "mapping": str(campus.mapping_file)}
     imported = run_target(config, singer_lines(district()), tmp_path)
     assert imported.returncode == 0, imported.stderr[-2000:]
     ((run,),) = query(

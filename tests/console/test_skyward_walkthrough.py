@@ -123,9 +123,9 @@ def test_link_skyward_pick_and_import(
     page.click("button:text('Approve')")
     page.wait_for_selector(f"text=Run {held} approved and applied.")
     shot(page, tmp_path, "skyward-3-approved", full_page=False)
-    assert page.inner_text("#run-status") == "Completed"
     assert query(console_server.database, archived, [key]) == [(left_out,)]
     assert query(console_server.database, "SELECT status FROM runs WHERE id = ?", [held]) == [("applied",)]
+    assert page.inner_text("#run-status") == "Completed"
     assert f"Meltano's state of {state_id} is now this run's" in page.inner_text(".flash.ok")
     assert meltano_state(console_server, state_id) == held_state(console_server.database, held)
 
