@@ -208,8 +208,9 @@ def run_scope(con: duckdb.DuckDBPyConnection, run_id: int) -> list[str]:
     return status_emails.run_communities(con, run_id)
 
 
-def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> str:
-    return held_runs.approve(con, database, run_id).text()
+def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> held_runs.Approved:
+    """Apply a held run, as ``bloomz-sync approve`` does (meltano_state.py then moves Meltano's state)."""
+    return held_runs.approve(con, database, run_id)
 
 
 def discard(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> str:

@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bloomz_console import engine, links, options
+from bloomz_console import engine, links, options, schools
 from bloomz_console.project import KINDS, District, Kind, ProjectError, slugify
 from bloomz_console.web import console, district_of, flash, login_required, posted, redirect, render
 
@@ -19,16 +19,22 @@ BUNDLE_CHUNK = 1 << 20
 
 @login_required
 async def home(request: Request) -> Response:
-    state = console(request)
+    project = console(request).project
     last: dict[str, dict[str, Any]] = {}
     busy = None
     try:
-        with engine.store(state.project.database) as con:
+        with engine.store(project.database) as con:
             if con is not None:
                 last = engine.last_runs(con)
     except engine.StoreBusy as err:
         busy = str(err)
-    return render(request, "home.html", last=last, busy=busy, kinds=KINDS)
+    # each school's last import, under the community its own pages find (a group's, for a school in one)
+    last_of = {
+        (district.slug, slug): last.get(key)
+        for district in project.districts()
+        for slug, key in schools.keys(project, district).items()
+    }
+    return render(request, "home.html", last_of=last_of, busy=busy, kinds=KINDS)
 
 
 @login_required

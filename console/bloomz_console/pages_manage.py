@@ -7,9 +7,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from bloomz_console import engine
-from bloomz_console.pages_runs import _key
-from bloomz_console.web import console, flash, login_required, posted, redirect, render, school_of
+from bloomz_console import engine, schools
+from bloomz_console.web import console, flash, login_required, posted, redirect
 
 TABS = {"classes": "Classes/Groups", "students": "Students", "parents": "Parents", "staff": "Staff"}
 KINDS = {"students": "student", "parents": "parent", "staff": "staff"}
@@ -26,23 +25,18 @@ EDITS = {
 
 @login_required
 async def manage(request: Request) -> Response:
-    state = console(request)
-    district, school = school_of(request)
+    here = schools.here(request)
     tab = request.path_params.get("tab", "classes")
     if tab not in TABS:
         raise HTTPException(404, "No such tab.")
-    key, name = _key(request, district, school)
-    with engine.store(state.project.database) as con:
+    key = here.key
+    with schools.store(request) as con:
         classes = engine.classes(con, key) if con is not None and tab == "classes" else []
         people = engine.members(con, key, KINDS[tab]) if con is not None and tab != "classes" else []
         staff = engine.members(con, key, "staff") if con is not None and tab == "classes" else []
-    return render(
+    return here.render(
         request,
         "manage.html",
-        district=district,
-        school=school,
-        name=name,
-        key=key,
         tab=tab,
         tabs=TABS,
         classes=classes,
@@ -54,16 +48,15 @@ async def manage(request: Request) -> Response:
 
 @login_required
 async def edit(request: Request) -> Response:
-    state = console(request)
-    district, school = school_of(request)
+    here = schools.here(request)
     form = await posted(request)
-    key, _ = _key(request, district, school)
+    key = here.key
     action = str(form.get("action") or "")
     if action not in EDITS:
         raise HTTPException(400, "Unknown edit.")
     args = [key if name == "community" else str(form.get(name) or "") for name in EDITS[action]]
     tab = str(form.get("tab") or "classes")
-    with engine.store(state.project.database, write=True) as con:
+    with schools.store(request, write=True) as con:
         if con is None:
             raise HTTPException(404, "Nothing imported yet.")
         if action != "set-role" and not _belongs(con, key, args[0]):
@@ -72,7 +65,7 @@ async def edit(request: Request) -> Response:
             flash(request, "ok", engine.edit(con, action, *args))
         except engine.REFUSALS as err:
             flash(request, "error", str(err))
-    return redirect(f"/schools/{district.slug}/{school.slug}/manage/{tab if tab in TABS else 'classes'}")
+    return redirect(f"{here.url}/manage/{tab if tab in TABS else 'classes'}")
 
 
 def _belongs(con: object, key: str, class_id: str) -> bool:
@@ -82,15 +75,13 @@ def _belongs(con: object, key: str, class_id: str) -> bool:
 @login_required
 async def family_codes(request: Request) -> Response:
     """Printable letters: one page per student without an imported contact, with the family code."""
-    state = console(request)
-    district, school = school_of(request)
-    key, name = _key(request, district, school)
-    config = state.project.plugin_config(school.loader)
-    with engine.store(state.project.database) as con:
+    here = schools.here(request)
+    config = console(request).project.plugin_config(here.school.loader)
+    with schools.store(request) as con:
         if con is None:
             raise HTTPException(404, "Nothing imported yet.")
         page = engine.family_code_letters(
-            con, key, name, config.get("signup_url") or "https://bloomz.net/join"
+            con, here.key, here.name, config.get("signup_url") or "https://bloomz.net/join"
         )
     return HTMLResponse(
         page, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
@@ -100,18 +91,17 @@ async def family_codes(request: Request) -> Response:
 @login_required
 async def reinvite(request: Request) -> Response:
     """Invite everyone of the school not yet registered (after a pre-launch import), then deliver."""
-    state = console(request)
-    district, school = school_of(request)
+    here = schools.here(request)
     form = await posted(request)
-    key, _ = _key(request, district, school)
     kinds = sorted({KINDS[k] for k in form.getlist("who") if k in KINDS})
     tab = str(form.get("tab") or "students")
     if not kinds:
         flash(request, "error", "Choose whom to invite: staff, parents or students.")
-        return redirect(f"/schools/{district.slug}/{school.slug}/manage/{tab}")
-    config = state.project.plugin_config(school.loader)  # outbox settings and Invite from, as the import's
-    with engine.store(state.project.database, write=True) as con:
+        return redirect(f"{here.url}/manage/{tab}")
+    # outbox settings and Invite from, as the import's
+    config = console(request).project.plugin_config(here.school.loader)
+    with schools.store(request, write=True) as con:
         if con is None:
             raise HTTPException(404, "Nothing imported yet.")
-        flash(request, "ok", engine.reinvite(con, key, kinds, config))
-    return redirect(f"/schools/{district.slug}/{school.slug}/manage/{tab if tab in TABS else 'students'}")
+        flash(request, "ok", engine.reinvite(con, here.key, kinds, config))
+    return redirect(f"{here.url}/manage/{tab if tab in TABS else 'students'}")

@@ -11,20 +11,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from bloomz_console import charts, engine, links, options, values
-from bloomz_console.pages_school import community_key
-from bloomz_console.project import District, School
-from bloomz_console.web import console, flash, login_required, posted, redirect, render, school_of
+from bloomz_console import charts, engine, links, meltano_state, schools, values
+from bloomz_console.project import District
+from bloomz_console.schools import Here
+from bloomz_console.web import console, flash, login_required, posted, redirect
 
 PLAN_LIMIT = 50
 ISSUES_SHOWN = 20
-
-
-def _key(request: Request, district: District, school: School) -> tuple[str, str]:
-    state = console(request)
-    name = links.school_name(state.project, district, school.school_id)
-    mapping = options.load(district.mapping_file, school.school_id, school.slug).mapping
-    return community_key(district, school, mapping, name), name
 
 
 def _source_names(request: Request, district: District) -> dict[str, str]:
@@ -42,49 +35,43 @@ def _source_names(request: Request, district: District) -> dict[str, str]:
 
 
 @contextmanager
-def _store_with_run(request: Request, key: str, run_id: int, *, write: bool = False) -> Iterator[Any]:
+def _store_with_run(request: Request, here: Here, run_id: int, *, write: bool = False) -> Iterator[Any]:
     """The store, once it is known the run covers this school (404 otherwise)."""
-    with engine.store(console(request).project.database, write=write) as con:
-        if con is None or key not in engine.run_scope(con, run_id):
+    with schools.store(request, write=write) as con:
+        if con is None or here.key not in engine.run_scope(con, run_id):
             raise HTTPException(404, "No such run of this school.")
         yield con
 
 
 @login_required
 async def last_status(request: Request) -> Response:
-    state = console(request)
-    district, school = school_of(request)
-    key, name = _key(request, district, school)
-    with engine.store(state.project.database) as con:
-        runs = engine.runs_of(con, key) if con is not None else []
+    here = schools.here(request)
+    with schools.store(request) as con:
+        runs = engine.runs_of(con, here.key) if con is not None else []
     last = next((r for r in runs if not r["dry_run"]), None)
     if last is None:
-        return render(request, "no_runs.html", district=district, school=school, name=name)
-    return redirect(f"/schools/{district.slug}/{school.slug}/runs/{last['id']}")
+        return here.render(request, "no_runs.html")
+    return redirect(f"{here.url}/runs/{last['id']}")
 
 
 @login_required
 async def run_page(request: Request) -> Response:
-    district, school = school_of(request)
-    key, name = _key(request, district, school)
+    here = schools.here(request)
+    key = here.key
     run_id = int(request.path_params["run"])
     entity = request.query_params.get("entity") or None
     action = request.query_params.get("action") or None
     if entity not in (None, *engine.PLAN_ENTITIES) or action not in (None, *engine.PLAN_ACTIONS):
         raise HTTPException(400, "Unknown plan filter.")
-    with _store_with_run(request, key, run_id) as con:
+    with _store_with_run(request, here, run_id) as con:
         summary = engine.summary(con, run_id, key)
         runs = engine.runs_of(con, key)
-        issues = engine.issues(con, run_id, key, _source_names(request, district))
+        issues = engine.issues(con, run_id, key, _source_names(request, here.district))
         plan, matched = engine.plan(con, run_id, entity, action, PLAN_LIMIT)
     applied = [r["id"] for r in runs if r["status"] == "applied"]
-    return render(
+    return here.render(
         request,
         "run.html",
-        district=district,
-        school=school,
-        name=name,
-        key=key,
         summary=summary,
         outcome=engine.status_of(
             summary["status"], summary.get("status_reason"), incomplete=bool(summary.get("incomplete"))
@@ -106,11 +93,10 @@ async def run_page(request: Request) -> Response:
 @login_required
 async def run_email(request: Request) -> Response:
     """The Bulk Import Status e-mail of the run, as it was sent (our own template's escaped HTML)."""
-    district, school = school_of(request)
-    key, _ = _key(request, district, school)
+    here = schools.here(request)
     run_id = int(request.path_params["run"])
-    with _store_with_run(request, key, run_id) as con:
-        _, html = engine.status_email(con, run_id, key)
+    with _store_with_run(request, here, run_id) as con:
+        _, html = engine.status_email(con, run_id, here.key)
     return HTMLResponse(
         html,
         headers={
@@ -121,61 +107,51 @@ async def run_email(request: Request) -> Response:
 
 @login_required
 async def run_action(request: Request) -> Response:
-    """Approve or discard a held run, or undo the last applied one."""
-    state = console(request)
-    district, school = school_of(request)
+    """Approve (and move Meltano's state) or discard a held run, or undo the last applied one."""
+    project = console(request).project
+    here = schools.here(request)
     await posted(request)
-    key, _ = _key(request, district, school)
     run_id = int(request.path_params["run"])
     action = request.path_params["action"]
-    here = f"/schools/{district.slug}/{school.slug}/runs/{run_id}"
-    with _store_with_run(request, key, run_id, write=True) as con:
+    back = f"{here.url}/runs/{run_id}"
+    # the store stays open while Meltano's state moves: no import of the school can apply (and write a
+    # newer state) in between
+    with _store_with_run(request, here, run_id, write=True) as con:
         try:
             if action == "approve":
-                text = engine.approve(con, state.project.database, run_id)
+                text = meltano_state.approve(project, con, run_id)
             elif action == "discard":
-                text = engine.discard(con, state.project.database, run_id)
+                text = engine.discard(con, project.database, run_id)
             else:
                 text = engine.undo_run(con, run_id)
         except engine.REFUSALS as err:
             flash(request, "error", str(err))
-            return redirect(here)
+            return redirect(back)
     flash(request, "ok", text)
-    return redirect(here)
+    return redirect(back)
 
 
 @login_required
 async def explain_page(request: Request) -> Response:
-    state = console(request)
-    district, school = school_of(request)
+    here = schools.here(request)
     who = request.query_params.get("person", "").strip()
     text, error = None, None
     if who:
-        with engine.store(state.project.database) as con:
+        with schools.store(request) as con:
             try:
                 text = engine.explain_person(con, who) if con is not None else None
             except LookupError as err:
                 error = str(err)
-    return render(request, "explain.html", district=district, school=school, who=who, text=text, error=error)
+    return here.render(request, "explain.html", who=who, text=text, error=error)
 
 
 @login_required
 async def history(request: Request) -> Response:
-    state = console(request)
-    district, school = school_of(request)
-    key, name = _key(request, district, school)
-    with engine.store(state.project.database) as con:
-        runs: list[dict[str, Any]] = engine.runs_of(con, key) if con is not None else []
+    here = schools.here(request)
+    with schools.store(request) as con:
+        runs: list[dict[str, Any]] = engine.runs_of(con, here.key) if con is not None else []
         for run in runs:
             run["summary_counts"] = (
-                engine.summary(con, run["id"], key).get("counts", {}) if con is not None else {}
+                engine.summary(con, run["id"], here.key).get("counts", {}) if con is not None else {}
             )
-    return render(
-        request,
-        "history.html",
-        district=district,
-        school=school,
-        name=name,
-        runs=runs,
-        chart=charts.history(list(reversed(runs))),
-    )
+    return here.render(request, "history.html", runs=runs, chart=charts.history(list(reversed(runs))))

@@ -9,40 +9,23 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bloomz_console import engine, links, options, values
+from bloomz_console import engine, links, options, schools, values
 from bloomz_console.project import District, School
 from bloomz_console.tasks import Busy, Task
-from bloomz_console.web import console, flash, login_required, posted, redirect, render, school_of
+from bloomz_console.web import console, flash, login_required, posted, redirect, school_of
 
 IMPORT_SWITCHES = ("full_data", "archive", "invite_teachers", "invite_parents", "invite_students")
 NOTIFY_ROLES = engine.STAFF_ROLES
-
-
-def community_key(district: District, school: School, mapping: engine.Mapping | None, name: str) -> str:
-    """The Bloomz community the school goes to, as the mapping decides (a group, or <source>:<id>)."""
-    if mapping is not None:
-        target = mapping.community_for({"id": school.school_id, "name": name})
-        if target is not None:
-            return target.key
-    source = district.kind.source if district.kind else "clever"
-    return f"{source}:{school.school_id}"
 
 
 def import_key(key: str) -> str:
     return f"import:{key}"
 
 
-def _page(
-    request: Request,
-    district: District,
-    school: School,
-    loaded: options.Loaded,
-    status_code: int = 200,
-    **extra: Any,
-) -> Response:
+def _page(request: Request, loaded: options.Loaded, status_code: int = 200, **extra: Any) -> Response:
     state = console(request)
-    name = links.school_name(state.project, district, school.school_id)
-    key = community_key(district, school, loaded.mapping, name)
+    here = schools.here(request, loaded)
+    district, school, key = here.district, here.school, here.key
     with values.snapshot(links.snapshot_path(state.project, district)) as con:
         source = values.school_values(con, school.school_id, loaded.mapping, key) if con is not None else None
     task = state.tasks.get(import_key(key))
@@ -50,19 +33,15 @@ def _page(
     members: list[dict[str, Any]] = []
     runs: list[dict[str, Any]] = []
     if not (task and task.running) and not busy:
-        with engine.store(state.project.database) as store:
+        with schools.store(request) as store:
             if store is not None:
                 members = engine.community_admins(store, key)
                 runs = engine.runs_of(store, key)
     holders = {row["role"] for row in members}
-    return render(
+    return here.render(
         request,
         "school.html",
         status_code,
-        district=district,
-        school=school,
-        name=name,
-        key=key,
         form=loaded.form,
         errors=loaded.errors,
         source=source,
@@ -116,9 +95,7 @@ def _invite_choices(
 @login_required
 async def school_page(request: Request) -> Response:
     district, school = school_of(request)
-    return _page(
-        request, district, school, options.load(district.mapping_file, school.school_id, school.slug)
-    )
+    return _page(request, options.load(district.mapping_file, school.school_id, school.slug))
 
 
 @login_required
@@ -131,11 +108,11 @@ async def save_options(request: Request) -> Response:
         district.mapping_file, options.form_from_post(form), school.school_id, school.slug, write=write
     )
     if loaded.errors:
-        return _page(request, district, school, loaded, 400, previewing=True)
+        return _page(request, loaded, 400, previewing=True)
     if write:
         flash(request, "ok", f"Options saved to districts/{district.slug}/mapping.yml.")
         return redirect(f"/schools/{district.slug}/{school.slug}#options")
-    return _page(request, district, school, loaded, previewing=True)
+    return _page(request, loaded, previewing=True)
 
 
 @login_required
@@ -152,8 +129,7 @@ async def section_count(request: Request) -> Response:
         return JSONResponse(
             {"text": "Not counted: " + (problems[0] if problems else "the options have errors.")}
         )
-    name = links.school_name(state.project, district, school.school_id)
-    key = community_key(district, school, loaded.mapping, name)
+    key = schools.here(request, loaded).key
     with values.snapshot(links.snapshot_path(state.project, district)) as con:
         if con is None:
             return JSONResponse({"text": "Not counted: the district's roster has not been read yet."})
@@ -170,7 +146,7 @@ async def save_settings(request: Request) -> Response:
     invite_from = str(form.get("invite_from") or "").strip() or None
     notify_to = [str(r) for r in form.getlist("notify_to") if r in NOTIFY_ROLES]
     scheduled = form.get("scheduled") == "on"
-    if scheduled and not school.scheduled and not _imported(state, district, school):
+    if scheduled and not school.scheduled and not _imported(request):
         flash(
             request,
             "error",
@@ -190,10 +166,9 @@ async def save_settings(request: Request) -> Response:
     return redirect(f"/schools/{district.slug}/{school.slug}#settings")
 
 
-def _imported(state: Any, district: District, school: School) -> bool:
-    loaded = options.load(district.mapping_file, school.school_id, school.slug)
-    key = community_key(district, school, loaded.mapping, "")
-    with engine.store(state.project.database) as con:
+def _imported(request: Request) -> bool:
+    key = schools.here(request).key
+    with schools.store(request) as con:
         return con is not None and any(r["status"] == "applied" for r in engine.runs_of(con, key))
 
 
@@ -231,9 +206,7 @@ async def start_import(request: Request) -> Response:
     if loaded.mapping is None:
         flash(request, "error", "The mapping file has errors (see Options): fix them before importing.")
         return redirect(here + "#options")
-    key = community_key(
-        district, school, loaded.mapping, links.school_name(state.project, district, school.school_id)
-    )
+    key = schools.here(request, loaded).key
     held = [line for line in engine.in_progress(state.project.database) if f" {key}:" in line]
     if held:
         flash(request, "error", f"Sync in progress: {held[0]}. Try again when it has ended.")

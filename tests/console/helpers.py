@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -9,7 +10,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.console.conftest import PASSWORD, SHOTS, USER
+from tests.console.conftest import PASSWORD, SHOTS, USER, RunningConsole
+from tests.support.district import query
 
 IMPORT_TIMEOUT = 600_000  # ms: a meltano run (20 s alone) on a 2-core machine loaded by others
 STEP_TIMEOUT = 120_000  # ms: a page that calls Meltano (linking calls it twice) on a loaded machine
@@ -51,16 +53,26 @@ def wait_for_counts(page: Any) -> None:
     assert not page.locator("text=counting…").count(), "the school counts never came"
 
 
-def press_and_watch(page: Any, mode: str, tmp_path: Path, picture: str | None = None) -> str:
-    """Import Now, then in its dialog Preview (mode "preview") or Save ("import"); see "Sync in progress";
-    wait until the page shows how it ended and return that (the status the store recorded for the run)."""
+def press_and_watch(
+    page: Any, mode: str, tmp_path: Path, picture: str | None = None, switches: tuple[str, ...] = ()
+) -> str:
+    """Import Now, then in its dialog tick ``switches`` (full_data, archive, ...) and press Preview (mode
+    "preview") or Save ("import"); see "Sync in progress"; wait until the page shows how it ended and
+    return that (the status the store recorded for the run)."""
     open_import_dialog(page)
+    for switch in switches:
+        page.check(f"#import input[name={switch}]")
     page.click(f"#import button[value={mode}]")
     page.wait_for_selector("#sync >> text=Sync in progress")
     if picture:
         shot(page, tmp_path, picture, full_page=False)
     page.wait_for_selector("#last-task", timeout=IMPORT_TIMEOUT)
     return str(page.inner_text("#task-outcome"))
+
+
+def shown_count(page: Any, what: str, action: str) -> int:
+    """A figure of a run page's "What changed" table (what: classes, students...; action: added...)."""
+    return int(page.inner_text(f"#counts tr[data-what={what}] td[data-action={action}]"))
 
 
 def open_import_dialog(page: Any) -> None:
@@ -73,3 +85,25 @@ def csrf_of(page: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', page)
     assert found, "every page of a signed-in user carries a CSRF token"
     return found[1]
+
+
+def meltano_state(console: RunningConsole, state_id: str) -> dict[str, Any]:
+    """Meltano's state of a job, as `meltano state get` prints it ({} before any)."""
+    got = console.meltano("state", "get", state_id)
+    assert got.returncode == 0, got.stderr[-2000:]
+    found: dict[str, Any] = json.loads(got.stdout)
+    return found
+
+
+def clear_meltano_state(console: RunningConsole, state_id: str) -> None:
+    """Forget a job's state. A full pull's bookmarks are the same every night, so a test that checks
+    Approve sets the held run's state starts the job from none (else it could not tell)."""
+    cleared = console.meltano("state", "clear", "--force", state_id)
+    assert cleared.returncode == 0, cleared.stderr[-2000:]
+    assert meltano_state(console, state_id) == {}
+
+
+def held_state(database: Path, run_id: int) -> dict[str, Any]:
+    """A held run's Singer state, as `meltano state set` takes it."""
+    (saved,) = query(database, "SELECT singer_state FROM runs WHERE id = ?", [run_id])[0]
+    return {"singer_state": json.loads(saved)}

@@ -19,10 +19,14 @@ from roster_sandbox.testing import Sandbox
 from tests.console.conftest import RunningConsole, needs_chromium
 from tests.console.helpers import (
     IMPORT_TIMEOUT,
+    clear_meltano_state,
+    held_state,
+    meltano_state,
     new_page,
     open_import_dialog,
     press_and_watch,
     shot,
+    shown_count,
     sign_in,
     wait_for_counts,
 )
@@ -31,10 +35,6 @@ from tests.support.district import query
 pytestmark = [needs_chromium, pytest.mark.e2e]
 SCHOOL_2 = "5a25ff950a5f621109000005"
 KEY = f"clever:{SCHOOL_2}"
-
-
-def _count(page, what: str, action: str) -> int:
-    return int(page.inner_text(f"#counts tr[data-what={what}] td[data-action={action}]"))
 
 
 def test_link_pick_options_import_approve_schedule(
@@ -146,18 +146,18 @@ def test_link_pick_options_import_approve_schedule(
         "JOIN people p ON p.id = m.person_id WHERE c.key = ? AND p.kind = 'student'",
         [KEY],
     )[0][0]
-    assert _count(page, "students", "added") == students == 633
+    assert shown_count(page, "students", "added") == students == 633
     classes = query(
         database,
         "SELECT count(*) FROM classes c JOIN communities k ON k.id = c.community_id WHERE k.key = ?",
         [KEY],
     )[0][0]
-    assert _count(page, "classes", "added") == classes
+    assert shown_count(page, "classes", "added") == classes
     assert query(database, "SELECT DISTINCT student_id_field FROM people WHERE kind = 'student'") == [
         ("student_number",)
     ]
     parents = query(database, "SELECT count(*) FROM people WHERE kind = 'parent'")[0][0]
-    assert _count(page, "parents", "added") == parents > 137, "Parent/Guardian and Family contacts"
+    assert shown_count(page, "parents", "added") == parents > 137, "Parent/Guardian and Family contacts"
 
     # A pull the source cuts short (Clever stops taking the token half-way): the import fails, the page
     # says why, Last Import Status says Failed, and the store is as it was.
@@ -181,6 +181,8 @@ def test_link_pick_options_import_approve_schedule(
     page.fill("#class_name", "{{ section.name }} - {{ school.name }}")
     page.click("#options button[value=save]")
     page.wait_for_selector("text=Options saved")
+    state_id = "sandbox:tap-clever-maple-grove-school-2-to-target-bloomz-maple-grove-school-2"
+    clear_meltano_state(console_server, state_id)
     open_import_dialog(page)
     page.click("#import button[value=import]")
     page.wait_for_selector("#sync >> text=Sync in progress")
@@ -198,9 +200,14 @@ def test_link_pick_options_import_approve_schedule(
     shot(page, tmp_path, "5-held", full_page=False)
     held = int(page.url.rsplit("/", 1)[-1])
     assert query(database, "SELECT count(*) FROM classes WHERE name LIKE '% - School 2'") == [(0,)]
+    # Approve applies it and moves Meltano's state of the school's job to the held run's, as `bloomz-sync
+    # approve` tells an admin to: the next night does not pull again what this run brought.
+    assert meltano_state(console_server, state_id) == {}, "a held run moves nothing"
     page.click("button:text('Approve')")
     page.wait_for_selector(f"text=Run {held} approved and applied.")
     assert page.inner_text("#run-status") == "Completed"
+    assert f"Meltano's state of {state_id} is now this run's" in page.inner_text(".flash.ok")
+    assert meltano_state(console_server, state_id) == held_state(database, held)
     assert query(database, "SELECT count(*) FROM classes WHERE name LIKE '% - School 2'") == [(classes,)]
 
     # Scheduled import on: the school's nightly schedule, as Meltano lists it.

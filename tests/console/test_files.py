@@ -10,9 +10,12 @@ import textwrap
 import time
 from pathlib import Path
 
+from bloomz_console.project import KINDS, Project
+
 from tests.console.conftest import BIN, RunningConsole
 from tests.console.helpers import csrf_of
 from tests.console.test_protections import _signed_in
+from tests.support.district import district, query, run_target, singer_lines
 
 HAND_MADE = """\
 # Written by hand, not by the console.
@@ -40,10 +43,21 @@ schedules:
 """
 
 
-def _district(console: RunningConsole, mapping: str) -> Path:
-    folder = console.root / "districts" / "handmade"
+# Two schools of one campus in one Bloomz community: the mapping's group, written by hand.
+CAMPUS_MAPPING = """\
+extends: clever
+communities:
+  groups:
+  - {key: "campus:k8", name: K-8 Campus, schools: [sch1, sch2]}
+"""
+
+
+def _district(
+    console: RunningConsole, mapping: str, name: str = "handmade", include: str = HAND_MADE
+) -> Path:
+    folder = console.root / "districts" / name
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "meltano.yml").write_text(HAND_MADE)
+    (folder / "meltano.yml").write_text(include)
     (folder / "mapping.yml").write_text(textwrap.dedent(mapping))
     return folder
 
@@ -58,6 +72,32 @@ def test_a_district_written_by_hand_shows_as_it_is_written(console_server: Runni
     home = session.get(console_server.url + "/", timeout=30).text
     assert "handmade" in home
     assert "north" in home
+
+
+def test_a_school_of_a_group_community_shows_its_last_import_on_the_home_page(
+    console_server: RunningConsole, tmp_path: Path
+) -> None:
+    project = Project(root=console_server.root, database=console_server.database)
+    campus = project.create_district("Campus", KINDS["clever"], {})
+    for school_id, name in (("sch1", "Lincoln"), ("sch2", "Jefferson")):
+        project.add_school(campus, school_id, name)
+    campus.mapping_file.write_text(CAMPUS_MAPPING)
+    config = {"database": str(console_server.database), "mapping": str(campus.mapping_file)}
+    imported = run_target(config, singer_lines(district()), tmp_path)
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    ((run,),) = query(
+        console_server.database, "SELECT max(id) FROM runs WHERE list_contains(scope, 'campus:k8')"
+    )
+    session, _ = _signed_in(console_server)
+
+    home = session.get(console_server.url + "/", timeout=30).text
+    own = session.get(console_server.url + "/schools/campus/lincoln/status", timeout=30)
+
+    for school in ("lincoln", "jefferson"):
+        row = re.search(rf'<tr>\s*<td><a href="/schools/campus/{school}">.*?</tr>', home, re.S)
+        assert row, home
+        assert re.search(rf">Completed</span> run {run}\b", row[0]), row[0]
+    assert own.url.endswith(f"/schools/campus/lincoln/runs/{run}"), "its own Last Import Status: the same run"
 
 
 def test_a_broken_mapping_file_shows_its_errors_next_to_the_fields(console_server: RunningConsole) -> None:

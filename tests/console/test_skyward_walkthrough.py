@@ -1,9 +1,11 @@
 """The seeds' Skyward walk-through in a real browser: Client ID, Secret Key, Server URL and Authentication
 URL of the sandbox's OneRoster API, the schools those credentials see, one picked, its options chosen from
-the values the server holds, previewed, imported, its status, and its nightly schedule turned on."""
+the values the server holds, previewed, imported, its status, a night held by a safety limit approved,
+and its nightly schedule turned on."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,17 @@ import yaml
 from roster_sandbox.testing import Sandbox
 
 from tests.console.conftest import RunningConsole, needs_chromium
-from tests.console.helpers import new_page, press_and_watch, shot, sign_in, wait_for_counts
+from tests.console.helpers import (
+    clear_meltano_state,
+    held_state,
+    meltano_state,
+    new_page,
+    press_and_watch,
+    shot,
+    shown_count,
+    sign_in,
+    wait_for_counts,
+)
 from tests.support.district import query
 
 pytestmark = [needs_chromium, pytest.mark.e2e]
@@ -77,12 +89,45 @@ def test_link_skyward_pick_and_import(
         )
     )
     for what, kind in (("students", "student"), ("parents", "parent"), ("staff", "staff")):
-        shown = int(page.inner_text(f"#counts tr[data-what={what}] td[data-action=added]"))
+        shown = shown_count(page, what, "added")
         assert shown == stored[kind], what
     assert stored["student"] == 268, "School 3's students, as the district page counted them"
+    classes = shown_count(page, "classes", "added")
     assert query(
         console_server.database, "SELECT DISTINCT student_id_field FROM people WHERE kind = 'student'"
     ) == [("student_number",)]
+
+    # A night held by a safety limit: with a subject's sections left out, Import Now with Full Data and
+    # Archive would archive their classes, over the OneRoster mapping's 10% limit on class removals.
+    page.goto(console_server.url + "/schools/oak-valley/school-3")
+    subject = page.locator("input[name=leave_out_subject][value='arts and music']")
+    left_out = int(re.findall(r"\((\d+)\)", page.locator("label", has=subject).inner_text())[-1])
+    subject.check()
+    page.click("#options button[value=save]")
+    page.wait_for_selector("text=Options saved")
+    state_id = "sandbox:tap-skyward-oak-valley-school-3-to-target-bloomz-oak-valley-school-3"
+    clear_meltano_state(console_server, state_id)
+    outcome = press_and_watch(page, "import", tmp_path, switches=("full_data", "archive"))
+    assert outcome == "Held for approval: nothing was changed", page.inner_text("#last-task")
+    page.click("text=Last Import Status: run")
+    held = int(page.url.rsplit("/", 1)[-1])
+    assert page.inner_text("#run-status") == "Held for approval: nothing was changed"
+    assert f"{left_out} classes removals of {classes}" in page.inner_text(".note"), "why it is held"
+    assert shown_count(page, "classes", "archived") == left_out
+    archived = (
+        "SELECT count(*) FROM classes c JOIN communities k ON k.id = c.community_id "
+        "WHERE k.key = ? AND c.status = 'archived'"
+    )
+    assert query(console_server.database, archived, [key]) == [(0,)], "held: nothing was changed"
+    assert meltano_state(console_server, state_id) == {}, "a held run moves nothing"
+    page.click("button:text('Approve')")
+    page.wait_for_selector(f"text=Run {held} approved and applied.")
+    shot(page, tmp_path, "skyward-3-approved", full_page=False)
+    assert query(console_server.database, archived, [key]) == [(left_out,)]
+    assert query(console_server.database, "SELECT status FROM runs WHERE id = ?", [held]) == [("applied",)]
+    assert page.inner_text("#run-status") == "Completed"
+    assert f"Meltano's state of {state_id} is now this run's" in page.inner_text(".flash.ok")
+    assert meltano_state(console_server, state_id) == held_state(console_server.database, held)
 
     # Scheduled import on: the school's nightly schedule, as Meltano lists it.
     page.goto(console_server.url + "/schools/oak-valley/school-3")

@@ -41,16 +41,26 @@ class Approved:
     singer_state: dict | None
     meltano_state_id: str | None = None  # recorded when Meltano started the run
 
-    def text(self, state_id: str | None = None) -> str:
-        """What approve prints; ``state_id`` overrides the recorded Meltano state id."""
+    @property
+    def meltano_state(self) -> str | None:
+        """The run's Singer state as ``meltano state set`` takes it; None when the run had none."""
+        return None if self.singer_state is None else json.dumps({"singer_state": self.singer_state})
+
+    def applied_text(self) -> str:
+        """What was applied: approve's first lines, before what it says of Meltano's state."""
         lines = [f"Run {self.run_id} approved and applied."]
         if self.replanned_because_store_moved:
             lines.append("The store changed since the run was held: it was planned again before applying.")
         lines.append(run_log.summary_table(self.counts))
-        if self.singer_state is None:
+        return "\n".join(lines)
+
+    def text(self, state_id: str | None = None) -> str:
+        """What approve prints; ``state_id`` overrides the recorded Meltano state id."""
+        lines = [self.applied_text()]
+        state = self.meltano_state
+        if state is None:
             return "\n".join(lines)
         state_id = state_id or self.meltano_state_id
-        state = json.dumps({"singer_state": self.singer_state})
         lines.append(
             "Meltano's state was not advanced; the next scheduled run pulls again from the last bookmark."
         )
