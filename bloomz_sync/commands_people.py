@@ -15,16 +15,12 @@ from typing import Any
 import click
 import duckdb
 from target_bloomz import store
-from target_bloomz.outbox import (
-    CONFIG_PROPERTIES,
-    DeliverySettings,
-    deliver_pending,
-    invitations,
-    status_emails,
-)
+from target_bloomz.control.reinvite import queue_reinvitations
+from target_bloomz.outbox import CONFIG_PROPERTIES, DeliverySettings, deliver_pending, invitations
 from target_bloomz.report import explain as explaining
-from target_bloomz.report import lookup
-from target_bloomz.report.render import FamilyCodeLetter, render_family_code_letters, render_report_page
+from target_bloomz.report import family_codes as codes
+from target_bloomz.report import lookup, run_list, status
+from target_bloomz.report.render import render_family_code_letters, render_report_page
 
 _KINDS = {"staff": "staff", "parents": "parent", "students": "student"}  # --role value -> people.kind
 
@@ -93,14 +89,8 @@ def reinvite(
     with _open(ctx, write=True) as con:
         key, name = _community(con, school)
         if invite_from is None:
-            last = status_emails.last_run(con, key)
-            row = con.execute("SELECT options->>'invite_from' FROM runs WHERE id = ?", [last]).fetchone()
-            invite_from = row[0] if row else None
-        con.execute("BEGIN TRANSACTION")
-        counts = invitations.queue_reinvitations(
-            con, key, kinds, invite_from=invite_from, signup_url=signup_url
-        )
-        con.execute("COMMIT")
+            invite_from = status.last_invite_from(con, key)
+        counts = queue_reinvitations(con, key, kinds, invite_from=invite_from, signup_url=signup_url)
         click.echo(f"{name}: {counts.email} e-mails and {counts.sms} text messages queued")
         report = deliver_pending(con, _delivery(outbox_dir))
     click.echo(f"Outbox: {report}")
@@ -129,21 +119,12 @@ def report(ctx: click.Context, run: int, school: str | None, html: Path) -> None
     """Write the import status of RUN as an HTML page (its Bulk Import Status e-mail), one section per
     school community the run imported."""
     with _open(ctx) as con:
-        if not con.execute("SELECT 1 FROM runs WHERE id = ?", [run]).fetchone():
+        if run_list.run_status(con, run) is None:
             raise click.ClickException(f"no run {run} in {ctx.obj['database']} (bloomz-sync runs lists them)")
-        keys = [_community(con, school)[0]] if school is not None else status_emails.run_communities(con, run)
-        page = render_report_page(*(status_emails.run_summary(con, run, key) for key in keys or [""]))
+        keys = [_community(con, school)[0]] if school is not None else status.run_communities(con, run)
+        page = render_report_page(*(status.run_summary(con, run, key) for key in keys or [""]))
     html.write_text(page, encoding="utf-8")
     click.echo(f"wrote {html}")
-
-
-_CODES = """
-SELECT p.id AS person_id, p.student_id, p.first_name, p.last_name, coalesce(p.preferred_first_name,
-    p.first_name) AS called, p.grade, p.family_code
-FROM people p JOIN community_members m ON m.person_id = p.id
-WHERE m.community_id = (SELECT id FROM communities WHERE key = $key) AND p.family_code IS NOT NULL
-ORDER BY p.last_name, p.first_name, p.id
-"""
 
 
 @click.command(name="family-codes")
@@ -156,19 +137,9 @@ def family_codes(ctx: click.Context, school: str, fmt: str, output: Path | None,
     """The family codes of SCHOOL's students: a CSV list, or printable letters (one per student)."""
     with _open(ctx) as con:
         key, name = _community(con, school)
-        cursor = con.execute(_CODES, {"key": key})
-        columns = [d[0] for d in cursor.description]
-        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        rows = codes.of_community(con, key)
     if fmt == "html":
-        letters = [
-            FamilyCodeLetter(
-                student_name=" ".join(x for x in (r["called"], r["last_name"]) if x),
-                code=r["family_code"],
-                grade=r["grade"],
-            )
-            for r in rows
-        ]
-        text = render_family_code_letters(letters, school=name, signup_url=signup_url)
+        text = render_family_code_letters([codes.letter(r) for r in rows], school=name, signup_url=signup_url)
         if output is None:
             sys.stdout.write(text)
         else:

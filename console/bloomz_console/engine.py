@@ -23,18 +23,19 @@ from typing import Any
 import duckdb
 from target_bloomz import store as bloomz_store
 from target_bloomz.control import edits, held_runs, undo
+from target_bloomz.control.reinvite import queue_reinvitations
 from target_bloomz.mapping import Mapping, MappingError, answers, load_mapping
-from target_bloomz.outbox import DeliverySettings, deliver_pending, invitations, status_emails
-from target_bloomz.report import explain
+from target_bloomz.outbox import DeliverySettings, deliver_pending, invitations
+from target_bloomz.report import explain, family_codes, plan_rows, status
 from target_bloomz.report.render import (
     OPTION_LABELS,
     STATUS_LABELS,
-    FamilyCodeLetter,
     RunSummary,
     render_family_code_letters,
     render_status_email,
     status_of,
 )
+from target_bloomz.report.rows import dicts as rows
 from target_bloomz.runs import run_log
 from target_bloomz.stage import staging
 from target_bloomz.store import locks
@@ -96,12 +97,6 @@ def store(database: Path, *, write: bool = False) -> Iterator[duckdb.DuckDBPyCon
         con.close()
 
 
-def rows(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> list[dict[str, Any]]:
-    cursor = con.execute(sql, params or [])
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 # -- runs ------------------------------------------------------------------------------------------------
 
 
@@ -109,7 +104,7 @@ def runs_of(con: duckdb.DuckDBPyConnection, key: str) -> list[dict[str, Any]]:
     """Every run of a community, newest first, with its counts (History, Last Import Status)."""
     found = rows(
         con,
-        f"""SELECT id, {status_emails.RUN_STATUS} AS status, status_reason, dry_run, started_at,
+        f"""SELECT id, {status.RUN_STATUS} AS status, status_reason, dry_run, started_at,
                finished_at, counts, error,
                (SELECT count(*) FILTER (severity = 'error') FROM run_issues i WHERE i.run_id = r.id
                   AND (coalesce(len(communities), 0) = 0 OR list_contains(communities, $key))) AS errors,
@@ -127,7 +122,7 @@ def last_runs(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     """Each community's last import (not a preview), by community key, labelled (the home page)."""
     found = rows(
         con,
-        f"""SELECT c.key, r.id, {status_emails.RUN_STATUS} AS status, r.status_reason, r.started_at
+        f"""SELECT c.key, r.id, {status.RUN_STATUS} AS status, r.status_reason, r.started_at
            FROM communities c JOIN runs r ON r.id = (
                SELECT max(id) FROM runs WHERE list_contains(scope, c.key) AND NOT dry_run)""",
     )
@@ -143,7 +138,7 @@ def _label(run: dict[str, Any]) -> None:
 
 def summary(con: duckdb.DuckDBPyConnection, run_id: int, key: str) -> RunSummary:
     """The run as its Bulk Import Status e-mail tells it, for one community."""
-    return status_emails.run_summary(con, run_id, key)
+    return status.run_summary(con, run_id, key)
 
 
 def status_email(con: duckdb.DuckDBPyConnection, run_id: int, key: str) -> tuple[str, str]:
@@ -161,11 +156,7 @@ def status_email(con: duckdb.DuckDBPyConnection, run_id: int, key: str) -> tuple
 
 def issues(con: duckdb.DuckDBPyConnection, run_id: int, key: str, names: dict[str, str]) -> list[dict]:
     """The run's errors and warnings for one community, each with the people it names by source id."""
-    found = rows(
-        con,
-        status_emails.ISSUES_OF_COMMUNITY + " ORDER BY severity, stream, record_key",
-        {"run": run_id, "key": key},
-    )
+    found = status.community_issues(con, run_id, key)
     ids = {part for issue in found for part in (issue["record_key"] or "").split("/") if part}
     known = dict(names)
     if ids:
@@ -190,22 +181,12 @@ def plan(
     con: duckdb.DuckDBPyConnection, run_id: int, entity: str | None, action: str | None, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
     """The run's plan rows (filtered by entity and action), at most ``limit``, and how many matched."""
-    where = (
-        "run_id = $run AND ($entity IS NULL OR entity = $entity) AND ($action IS NULL OR action = $action)"
-    )
-    params = {"run": run_id, "entity": entity, "action": action}
-    total = con.execute(f"SELECT count(*) FROM plan_rows WHERE {where}", params).fetchone()
-    found = rows(
-        con,
-        f"""SELECT seq, entity, action, target, source_stream, source_id, rule, reason
-            FROM plan_rows WHERE {where} ORDER BY seq LIMIT {int(limit)}""",
-        params,
-    )
-    return found, int(total[0]) if total else 0
+    found = plan_rows.plan_rows(con, run_id, entity=entity, action=action, limit=limit)
+    return found, plan_rows.count_plan_rows(con, run_id, entity=entity, action=action)
 
 
 def run_scope(con: duckdb.DuckDBPyConnection, run_id: int) -> list[str]:
-    return status_emails.run_communities(con, run_id)
+    return status.run_communities(con, run_id)
 
 
 def approve(con: duckdb.DuckDBPyConnection, database: Path, run_id: int) -> held_runs.Approved:
@@ -290,17 +271,7 @@ def edit(con: duckdb.DuckDBPyConnection, action: str, *args: str) -> str:
 
 def family_code_letters(con: duckdb.DuckDBPyConnection, key: str, school: str, signup_url: str) -> str:
     """The printable letters (one page per student without an imported contact)."""
-    letters = [
-        FamilyCodeLetter(student_name=name, code=code, grade=grade)
-        for name, code, grade in con.execute(
-            """SELECT concat_ws(' ', coalesce(p.preferred_first_name, p.first_name), p.last_name),
-                   p.family_code, p.grade
-               FROM people p JOIN community_members m ON m.person_id = p.id
-               JOIN communities c ON c.id = m.community_id
-               WHERE c.key = ? AND p.family_code IS NOT NULL ORDER BY p.last_name, p.first_name, p.id""",
-            [key],
-        ).fetchall()
-    ]
+    letters = [family_codes.letter(student) for student in family_codes.of_community(con, key)]
     return render_family_code_letters(letters, school=school, signup_url=signup_url)
 
 
@@ -308,15 +279,13 @@ def reinvite(
     con: duckdb.DuckDBPyConnection, key: str, kinds: list[str], target_config: dict[str, Any]
 ) -> str:
     """Invite everyone of the community not yet registered, then deliver, as ``bloomz-sync reinvite``."""
-    con.execute("BEGIN TRANSACTION")
-    counts = invitations.queue_reinvitations(
+    counts = queue_reinvitations(
         con,
         key,
         kinds,
         invite_from=target_config.get("invite_from"),
         signup_url=target_config.get("signup_url") or invitations.DEFAULT_SIGNUP_URL,
     )
-    con.execute("COMMIT")
     report = deliver_pending(con, DeliverySettings.from_config(target_config))
     return f"{counts.email} e-mails and {counts.sms} text messages queued. Outbox: {report}"
 

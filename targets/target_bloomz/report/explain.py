@@ -7,11 +7,10 @@ reason) with its run's status, plus the run issues naming one of their source id
 
 from __future__ import annotations
 
-from typing import Any
-
 import duckdb
 
 from target_bloomz.report import lookup
+from target_bloomz.report.rows import dicts
 
 _PLAN_ROWS = """
 SELECT r.run_id, runs.status, r.entity, r.action, r.target, r.source_stream, r.source_id, r.rule, r.reason
@@ -23,12 +22,6 @@ ORDER BY r.run_id, r.seq
 """
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    cursor = con.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def explain(con: duckdb.DuckDBPyConnection, who: str) -> str:
     """The explanation as text; LookupError when ``who`` names no one, or several people (listed)."""
     return _explain_one(con, lookup.person(con, who).id)
@@ -36,7 +29,7 @@ def explain(con: duckdb.DuckDBPyConnection, who: str) -> str:
 
 def _explain_one(con: duckdb.DuckDBPyConnection, person_id: int) -> str:
     params = {"id": person_id}
-    person = _rows(
+    person = dicts(
         con,
         "SELECT kind, registered, family_code IS NOT NULL AS has_code, created_run "
         "FROM people WHERE id = $id",
@@ -48,7 +41,7 @@ def _explain_one(con: duckdb.DuckDBPyConnection, person_id: int) -> str:
         + (", has a family code" if person["has_code"] else "")
     ]
     lines.append("Source records:")
-    for s in _rows(
+    for s in dicts(
         con,
         "SELECT source, kind, source_id, sis_id, first_seen_run FROM person_sources WHERE person_id = $id "
         "ORDER BY first_seen_run, source_id",
@@ -59,7 +52,7 @@ def _explain_one(con: duckdb.DuckDBPyConnection, person_id: int) -> str:
             f"  {s['source']} {s['kind']} {s['source_id']}{sis} (first seen in run {s['first_seen_run']})"
         )
     lines.append("Communities:")
-    for m in _rows(
+    for m in dicts(
         con,
         "SELECT c.key, c.name, m.role, m.role_set_by_hand, m.origin, m.created_run FROM community_members m "
         "JOIN communities c ON c.id = m.community_id WHERE m.person_id = $id ORDER BY c.key",
@@ -70,7 +63,7 @@ def _explain_one(con: duckdb.DuckDBPyConnection, person_id: int) -> str:
             f"  {m['name']} ({m['key']}) as {m['role']}: {m['origin']}, run {m['created_run']}{by_hand}"
         )
     lines.append("Classes:")
-    for m in _rows(
+    for m in dicts(
         con,
         "SELECT cl.id, cl.name, cl.status, cl.section_id, m.role, m.origin, m.created_run "
         "FROM class_members m JOIN classes cl ON cl.id = m.class_id WHERE m.person_id = $id "
@@ -83,7 +76,7 @@ def _explain_one(con: duckdb.DuckDBPyConnection, person_id: int) -> str:
             f"{m['origin']}, run {m['created_run']}"
         )
     lines.append("Links:")
-    for link in _rows(
+    for link in dicts(
         con,
         "SELECT student_id, contact_id, relationship, type FROM student_contacts "
         "WHERE student_id = $id OR contact_id = $id ORDER BY ALL",
@@ -93,13 +86,13 @@ def _explain_one(con: duckdb.DuckDBPyConnection, person_id: int) -> str:
         what = "parent" if link["student_id"] == person_id else "student"
         lines.append(f"  {what} #{other} ({link['relationship'] or '-'} / {link['type'] or '-'})")
     lines.append("Plan rows (run, action, entity, from which source record, by which rule):")
-    for r in _rows(con, _PLAN_ROWS, params):
+    for r in dicts(con, _PLAN_ROWS, params):
         why = "; ".join(x for x in (r["rule"], r["reason"]) if x)
         lines.append(
             f"  run {r['run_id']} ({r['status']}): {r['action']} {r['entity']} {r['target']} "
             f"<- {r['source_stream']} {r['source_id']} ({why})"
         )
-    issues = _rows(
+    issues = dicts(
         con,
         "SELECT run_id, severity, stream, record_key, message FROM run_issues "
         "WHERE record_key IN (SELECT source_id FROM person_sources WHERE person_id = $id) ORDER BY run_id",
