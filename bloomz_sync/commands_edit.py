@@ -1,8 +1,8 @@
 """bloomz-sync commands: edits as the Bloomz app makes them, run control (approve, discard, undo), and a
 school community's move to another source (move-school).
 
-The logic lives in target_bloomz (control/, guard/source_identity.py); these commands open the store,
-call it, and turn its refusals into clear messages and a non-zero exit code.
+The logic lives in target_bloomz (control/); these commands open the store, call it, and turn its
+refusals into clear messages and a non-zero exit code.
 """
 
 from __future__ import annotations
