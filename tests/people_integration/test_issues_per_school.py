@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from target_bloomz import store
-from target_bloomz.outbox import status_emails
+from target_bloomz.report.status import run_summary
 from target_bloomz.store import duckdb_store
 
 from tests.people_integration.people_smtp import SmtpServer, body
@@ -205,7 +205,7 @@ def test_an_issue_recorded_before_store_version_6_stays_run_level(tmp_path: Path
         )
 
     with store.connect(database) as con:
-        issues = {key: status_emails.run_summary(con, 1, key)["issues"] for key in (LINCOLN, JEFFERSON)}
+        issues = {key: run_summary(con, 1, key)["issues"] for key in (LINCOLN, JEFFERSON)}
 
     assert (
         issues[LINCOLN]

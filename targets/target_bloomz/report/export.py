@@ -54,7 +54,7 @@ _CSV_TABLES = {
     "student_contacts": "SELECT id AS student_id, unnest(contacts, recursive := true) FROM ({people})",
 }
 
-BATCH_ROWS = 10_000  # rows a CSV table hands over at a time: a large store is never read whole
+_BATCH_ROWS = 10_000  # rows a CSV table hands over at a time: a large store is never read whole
 
 
 def document(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]]:
@@ -71,5 +71,5 @@ def csv_tables(con: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, list[str],
 
 
 def _batches(cursor: duckdb.DuckDBPyConnection) -> Iterator[list[tuple]]:
-    while batch := cursor.fetchmany(BATCH_ROWS):
+    while batch := cursor.fetchmany(_BATCH_ROWS):
         yield batch

@@ -147,15 +147,12 @@ def run_communities(con: duckdb.DuckDBPyConnection, run_id: int) -> list[str]:
     return list(row[0]) if row else []
 
 
-def last_run(con: duckdb.DuckDBPyConnection, community_key: str) -> int | None:
-    """The latest run covering a community (a dry run included: it is what the admin last did)."""
-    row = con.execute("SELECT max(id) FROM runs WHERE list_contains(scope, ?)", [community_key]).fetchone()
-    return row[0] if row else None
-
-
 def last_invite_from(con: duckdb.DuckDBPyConnection, community_key: str) -> str | None:
-    """The "Invite from" admin of the community's latest run (what reinvite uses when none is given)."""
+    """The "Invite from" admin of the latest run covering the community (a dry run included: it is what the
+    admin last did); reinvite uses it when none is given."""
     row = con.execute(
-        "SELECT options->>'invite_from' FROM runs WHERE id = ?", [last_run(con, community_key)]
+        """SELECT options->>'invite_from' FROM runs
+           WHERE id = (SELECT max(id) FROM runs WHERE list_contains(scope, ?))""",
+        [community_key],
     ).fetchone()
     return row[0] if row else None
