@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATES = Path(__file__).resolve().parents[2] / "targets" / "target_bloomz" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "targets" / "target_bloomz" / "report" / "templates"
 
 
 def test_a_built_wheel_carries_the_outbox_package_and_every_template(tmp_path: Path) -> None:
@@ -24,4 +24,4 @@ def test_a_built_wheel_carries_the_outbox_package_and_every_template(tmp_path: P
     templates = sorted(path.name for path in TEMPLATES.glob("*.j2"))
     assert len(templates) >= 8
     for name in templates:
-        assert f"target_bloomz/templates/{name}" in names
+        assert f"target_bloomz/report/templates/{name}" in names
