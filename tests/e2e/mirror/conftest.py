@@ -1,0 +1,29 @@
+"""Fixtures only the source-mirror tests use: their mapping file and a copy of the demo district to move
+forward.
+
+The mapping file is named nightly.yml on purpose: its stem names the feed (``clever:nightly``) the tests
+check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.dumps import copy_dump
+from tests.support.mappings import OPEN_LIMITS
+
+
+@pytest.fixture(scope="module")
+def nightly_mapping(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Clever default with safety limits out of the way (a held night is another test's subject)."""
+    path = tmp_path_factory.mktemp("mapping") / "nightly.yml"
+    path.write_text("extends: clever\n" + OPEN_LIMITS)
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_copy(demo_district_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of Clever's demo district that a module's tests may move forward night by night."""
+    return copy_dump(demo_district_dir, tmp_path_factory.mktemp("demo"))
