@@ -12,15 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.dumps import copy_dump
-from tests.support.mappings import OPEN_LIMITS
+from tests.support.mappings import write_open_mapping
 
 
 @pytest.fixture(scope="module")
 def nightly_mapping(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Clever default with safety limits out of the way (a held night is another test's subject)."""
-    path = tmp_path_factory.mktemp("mapping") / "nightly.yml"
-    path.write_text("extends: clever\n" + OPEN_LIMITS)
-    return path
+    return write_open_mapping(tmp_path_factory.mktemp("mapping") / "nightly.yml")
 
 
 @pytest.fixture(scope="module")

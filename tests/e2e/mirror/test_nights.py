@@ -15,7 +15,7 @@ import pytest
 from roster_sandbox.testing import Sandbox, run_sandbox
 
 from tests.support.district import TARGET, query
-from tests.support.mappings import OPEN_LIMITS
+from tests.support.mappings import write_open_mapping
 
 BIN = Path(sys.executable).parent
 
@@ -99,9 +99,7 @@ def district_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def open_limits_file(tmp_path: Path) -> Path:
-    path = tmp_path / "district-open.yml"
-    path.write_text("extends: clever\n" + OPEN_LIMITS)
-    return path
+    return write_open_mapping(tmp_path / "district-open.yml")
 
 
 def test_nights_add_without_full_data_and_full_data_brings_the_store_to_the_source(

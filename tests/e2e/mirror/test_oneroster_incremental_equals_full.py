@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from roster_sandbox.testing import Sandbox, run_sandbox
 
-from tests.support.mappings import OPEN_LIMITS
+from tests.support.mappings import write_open_mapping
 from tests.support.nightly import advance, differences, export, run_tap, target_bloomz
 
 NIGHTS = 3
@@ -18,9 +18,7 @@ NIGHTS = 3
 @pytest.fixture(scope="module")
 def oneroster_mapping(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The OneRoster default with safety limits out of the way (a held night is another test's subject)."""
-    path = tmp_path_factory.mktemp("mapping") / "nightly.yml"
-    path.write_text("extends: oneroster\n" + OPEN_LIMITS)
-    return path
+    return write_open_mapping(tmp_path_factory.mktemp("mapping") / "nightly.yml", "oneroster")
 
 
 def tap_oneroster(sandbox: Sandbox, folder: Path, *, incremental: bool, state: dict | None) -> Path:

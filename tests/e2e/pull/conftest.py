@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from roster_sandbox.testing import Sandbox, run_sandbox
 
-from tests.support.mappings import OPEN_LIMITS
+from tests.support.mappings import write_open_mapping
 from tests.support.nightly import tap_clever, target_bloomz
 from tests.support.pipes import sandbox_cli
 
@@ -22,17 +22,13 @@ from tests.support.pipes import sandbox_cli
 @pytest.fixture(scope="module")
 def open_mapping(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Clever default with safety limits out of the way (a held run is another test's subject)."""
-    path = tmp_path_factory.mktemp("mapping") / "district.yml"
-    path.write_text("extends: clever\n" + OPEN_LIMITS)
-    return path
+    return write_open_mapping(tmp_path_factory.mktemp("mapping") / "district.yml")
 
 
 @pytest.fixture(scope="module")
 def open_oneroster_mapping(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The OneRoster default with safety limits out of the way."""
-    path = tmp_path_factory.mktemp("mapping") / "district-oneroster.yml"
-    path.write_text("extends: oneroster\n" + OPEN_LIMITS)
-    return path
+    return write_open_mapping(tmp_path_factory.mktemp("mapping") / "district-oneroster.yml", "oneroster")
 
 
 @pytest.fixture(scope="module")
