@@ -8,7 +8,7 @@ phone, ``<table>`` for each table the journal covers.
 
 The code uses it: a held run's saved plan keeps the tables ``kept_by_a_saved_plan`` names, and approve
 applies that saved plan only when it holds every table apply reads (``read_by_apply``). A test checks that
-the SQL of each step's modules names only the tables declared here for it (tests/unit/test_tables.py);
+the SQL of each step's modules names only the tables declared here for it (tests/unit/target/test_tables.py);
 ``python -m target_bloomz.tables`` prints the table docs/architecture.md shows.
 """
 

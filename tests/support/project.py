@@ -3,8 +3,8 @@
 Tests copy the committed project (``git archive HEAD``), never the working copy's files: a developer's
 `meltano config set` (which rewrites meltano.yml and writes secrets to .env) changes nothing a test runs.
 In the copy the plugins run from the test environment, that is this checkout's code, with their
-``pip_url`` taken out so Meltano does not install them again per test; tests/walkthrough covers
-`meltano install` from pip_url itself.
+``pip_url`` taken out so Meltano does not install them again per test;
+tests/e2e/project/test_readme_walkthrough.py covers `meltano install` from pip_url itself.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from target_bloomz import store
 from target_bloomz.apply import contact_checks, journal, mirror_commit, removals
 
 # Tests only: seconds to wait inside the transaction, after every write and before COMMIT, so a test can
-# kill the process mid-apply (tests/resync/test_locks_and_kills.py), or resume it early with SIGUSR1 once
+# kill the process mid-apply (tests/e2e/runs/test_locks_and_kills.py), or resume it early with SIGUSR1 once
 # it has done what it needed meanwhile. Never set in production.
 PAUSE_ENV = "TARGET_BLOOMZ_TEST_PAUSE_IN_APPLY"
 

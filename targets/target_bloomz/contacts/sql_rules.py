@@ -3,7 +3,7 @@
 ``contact_info`` (email-validator, phonenumbers) stays the authority: these SQL expressions answer only
 values whose answer is certain from the value's shape and phonenumbers' metadata (an e-mail address of the
 plain shape; a North American number of the common shapes, valid or not) and leave everything else
-unanswered, which then goes through Python as before. tests/target_bloomz/test_contact_sql.py checks that
+unanswered, which then goes through Python as before. tests/e2e/target/test_contact_sql.py checks that
 every answer given here is Python's answer.
 """
 
