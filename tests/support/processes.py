@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from target_bloomz.apply.transaction.transaction import PAUSE_ENV
+from target_bloomz.apply.transaction import PAUSE_ENV
 
 from tests.support.district import TARGET
 

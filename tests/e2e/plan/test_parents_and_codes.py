@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from target_bloomz.apply.transaction.family_code_format import is_family_code
+from target_bloomz.apply.family_code_format import is_family_code
 
 from tests.support.district import district, query, run_target, singer_lines
 

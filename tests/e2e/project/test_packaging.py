@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.support.project import REPO_ROOT
 
 REPO = REPO_ROOT
-TEMPLATES = REPO_ROOT / "targets" / "target_bloomz" / "templates"
+TEMPLATES = REPO_ROOT / "targets" / "target_bloomz" / "report" / "templates"
 
 
 def test_a_built_wheel_carries_the_outbox_package_and_every_template(tmp_path: Path) -> None:

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target_bloomz.apply.transaction.transaction import PAUSE_ENV
+from target_bloomz.apply.transaction import PAUSE_ENV
 from target_bloomz.store import locks
-from target_bloomz.store.duckdb_store.locks import lock_dir
+from target_bloomz.store.locks import lock_dir
 
 from tests.support.district import district, query, singer_lines
 from tests.support.processes import config_file, finish, paused, run, start

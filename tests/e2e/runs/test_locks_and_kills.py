@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import signal
 
-from target_bloomz.store.duckdb_store.locks import lock_dir
+from target_bloomz.store.locks import lock_dir
 
 from tests.support.district import district, query, singer_lines
 from tests.support.processes import config_file, paused, run

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-from target_bloomz.store.duckdb_store.locks import lock_dir
+from target_bloomz.store.locks import lock_dir
 
 from tests.support.district import district, query
 from tests.support.store_queries import issues, run_row

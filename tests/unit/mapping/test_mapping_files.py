@@ -11,7 +11,7 @@ from target_bloomz.mapping import ImportOptions, load_mapping, packaged_defaults
 
 from tests.support.project import REPO_ROOT
 
-MAPPINGS = resources.files("bloomz_sync.mappings")
+MAPPINGS = resources.files("target_bloomz.mapping.defaults")
 # The district examples live with their district's Meltano plugins: districts/<district>/mapping.yml.
 DISTRICTS = sorted((REPO_ROOT / "districts").glob("*/mapping.yml"))
 SHIPPED = sorted([Path(str(MAPPINGS / name)) for name in ("clever.yml", "oneroster.yml")] + DISTRICTS)

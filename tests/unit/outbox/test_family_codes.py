@@ -6,7 +6,7 @@ import re
 from collections import Counter
 
 import pytest
-from target_bloomz.apply.transaction.family_code_format import (
+from target_bloomz.apply.family_code_format import (
     ALPHABET,
     FamilyCodeError,
     is_family_code,
