@@ -323,10 +323,10 @@ class ImportPipeline:
     def _after_run(self, con: duckdb.DuckDBPyConnection, run_id: int) -> None:
         """The status e-mails of a run that did not apply (held, failed, refused), then delivery of the
         outbox; a channel that is down leaves rows pending, never fails the run."""
-        queue_status_emails(con, run_id)
-        if self.settings.delivery is None:
-            return
         try:
+            queue_status_emails(con, run_id)
+            if self.settings.delivery is None:
+                return
             report = deliver_pending(con, self.settings.delivery)
         except Exception as err:  # the run's own outcome stands; the outbox keeps what was queued
             # The class only: an error's text can carry addresses (an SMTP server's refusal names them).
